@@ -1,0 +1,192 @@
+//! The catalog: every job file of one tree, parsed and validated, with all errors kept.
+//!
+//! Pure: it gets file contents (from git or from disk) and returns jobs and errors. Where the
+//! files came from, and what to do with an invalid one, is for `repo`, `check` and `reconcile`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::job::{Job, JobId};
+use crate::job_file::{self, FileError};
+
+/// One file found under `jobs/`.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path shown to people, `jobs/team/standup.toml`.
+    pub path: String,
+    /// Path relative to the jobs folder, without `.toml`: the job id to be.
+    pub id: String,
+    pub content: SourceContent,
+}
+
+/// What a job file holds, as far as we may read it.
+#[derive(Debug, Clone)]
+pub enum SourceContent {
+    Text(String),
+    /// A symlink in the git tree: never followed, so never a job.
+    Symlink,
+    NotUtf8,
+}
+
+/// A file that did not validate; `id` is the job it would define, when the path gives one.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidFile {
+    pub path: String,
+    pub id: Option<JobId>,
+    pub errors: Vec<FileError>,
+}
+
+/// Valid jobs by id and invalid files by path.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub jobs: BTreeMap<JobId, Arc<Job>>,
+    pub invalid: Vec<InvalidFile>,
+}
+
+impl Catalog {
+    /// Every error of every file, in path order.
+    pub fn errors(&self) -> impl Iterator<Item = &FileError> {
+        self.invalid.iter().flat_map(|file| file.errors.iter())
+    }
+}
+
+/// The result of reading one file: a job, or its errors.
+pub type FileOutcome = Result<Arc<Job>, InvalidFile>;
+
+/// Parses and validates one file.
+pub fn load_file(file: &SourceFile) -> FileOutcome {
+    let whole_file = |message: String| FileError {
+        file: file.path.clone(),
+        line: 1,
+        column: 1,
+        field: None,
+        message,
+    };
+    let id = match JobId::new(&file.id) {
+        Ok(id) => id,
+        Err(message) => {
+            return Err(InvalidFile {
+                path: file.path.clone(),
+                id: None,
+                errors: vec![whole_file(message)],
+            });
+        }
+    };
+    let invalid = |errors| InvalidFile {
+        path: file.path.clone(),
+        id: Some(id.clone()),
+        errors,
+    };
+    match &file.content {
+        SourceContent::Text(text) => job_file::parse(&file.path, id.clone(), text)
+            .map(Arc::new)
+            .map_err(invalid),
+        SourceContent::Symlink => Err(invalid(vec![whole_file(
+            "is a symbolic link; job files must be regular files (links are never followed)".into(),
+        )])),
+        SourceContent::NotUtf8 => Err(invalid(vec![whole_file(
+            "is not UTF-8 text; save it as UTF-8".into(),
+        )])),
+    }
+}
+
+/// Builds a catalog from per-file outcomes, rejecting ids that differ only by letter case
+/// (they would collide on macOS and Windows checkouts and in the site's file names).
+pub fn assemble(outcomes: impl IntoIterator<Item = FileOutcome>) -> Catalog {
+    let mut catalog = Catalog::default();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut outcomes: Vec<FileOutcome> = outcomes.into_iter().collect();
+    outcomes.sort_by(|a, b| path_of(a).cmp(path_of(b)));
+    for outcome in outcomes {
+        match outcome {
+            Ok(job) => {
+                let folded = job.id.as_str().to_lowercase();
+                if let Some(first) = seen.get(&folded) {
+                    catalog.invalid.push(InvalidFile {
+                        path: job.file.clone(),
+                        id: Some(job.id.clone()),
+                        errors: vec![FileError {
+                            file: job.file.clone(),
+                            line: 1,
+                            column: 1,
+                            field: None,
+                            message: format!(
+                                "job id `{}` collides with the job in {first} (ids must differ by more than letter case)",
+                                job.id
+                            ),
+                        }],
+                    });
+                    continue;
+                }
+                seen.insert(folded, job.file.clone());
+                catalog.jobs.insert(job.id.clone(), job);
+            }
+            Err(invalid) => catalog.invalid.push(invalid),
+        }
+    }
+    catalog
+}
+
+fn path_of(outcome: &FileOutcome) -> &str {
+    match outcome {
+        Ok(job) => &job.file,
+        Err(invalid) => &invalid.path,
+    }
+}
+
+/// Loads every file.
+pub fn load(files: &[SourceFile]) -> Catalog {
+    assemble(files.iter().map(load_file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: SourceContent) -> SourceFile {
+        let id = path
+            .trim_start_matches("jobs/")
+            .trim_end_matches(".toml")
+            .to_string();
+        SourceFile {
+            path: path.into(),
+            id,
+            content,
+        }
+    }
+
+    const JOB: &str = "name = \"x\"\nkind = \"agent\"\nschedule = \"@daily\"\n[agent]\nprompt = \"hi\"\n";
+
+    #[test]
+    fn a_bad_file_does_not_stop_the_others() {
+        let catalog = load(&[
+            file("jobs/a.toml", SourceContent::Text(JOB.into())),
+            file("jobs/b.toml", SourceContent::Text("name = ".into())),
+            file("jobs/team/c.toml", SourceContent::Text(JOB.into())),
+            file("jobs/link.toml", SourceContent::Symlink),
+            file("jobs/bin.toml", SourceContent::NotUtf8),
+            file("jobs/bad name.toml", SourceContent::Text(JOB.into())),
+        ]);
+        let ids: Vec<&str> = catalog.jobs.keys().map(JobId::as_str).collect();
+        assert_eq!(ids, ["a", "team/c"]);
+        let messages: Vec<String> = catalog.errors().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 4, "{messages:#?}");
+        assert!(messages.iter().any(|m| m.starts_with("jobs/link.toml:1:1: is a symbolic link")));
+        assert!(messages.iter().any(|m| m.starts_with("jobs/bin.toml:1:1: is not UTF-8")));
+        assert!(messages.iter().any(|m| m.starts_with("jobs/bad name.toml:1:1: `bad name` is not a usable job id")));
+        assert!(messages.iter().any(|m| m.starts_with("jobs/b.toml:1:")));
+    }
+
+    #[test]
+    fn ids_differing_only_by_case_collide() {
+        let catalog = load(&[
+            file("jobs/Report.toml", SourceContent::Text(JOB.into())),
+            file("jobs/report.toml", SourceContent::Text(JOB.into())),
+        ]);
+        assert_eq!(catalog.jobs.len(), 1);
+        let error = catalog.errors().next().expect("collision");
+        assert!(error.message.contains("collides with the job in jobs/Report.toml"), "{error}");
+    }
+}

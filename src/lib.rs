@@ -1,0 +1,8 @@
+//! Backoffice.
+pub mod catalog;
+pub mod duration;
+pub mod job;
+pub mod job_file;
+pub mod location;
+pub mod schedule;
+pub mod template;
