@@ -549,8 +549,8 @@ prompt = "Plan for {{date}} ({{weekday}})"
             ("orchestrator later", &GOOD.replace("\"llm\"", "\"briefing\""), (10, 16), Some("agent.orchestrator"), "not available"),
             ("missing name", &GOOD.replace("name = \"Stand-up\"", ""), (1, 1), Some("name"), "missing required field"),
             ("missing prompt", &GOOD.replace("prompt = \"Plan for {{date}} ({{weekday}})\"", ""), (1, 1), Some("agent.prompt"), "missing"),
-            ("sources on llm", &format!("{GOOD}[agent.sources.slack]\nchannels = [\"dev\"]\n"), (14, 1), Some("agent.sources"), "briefing"),
-            ("ambient section", &format!("{GOOD}[ambient]\ntask = \"x\"\n"), (14, 1), Some("ambient"), "does not match"),
+            ("sources on llm", &format!("{GOOD}[agent.sources.slack]\nchannels = [\"dev\"]\n"), (13, 8), Some("agent.sources"), "briefing"),
+            ("ambient section", &format!("{GOOD}[ambient]\ntask = \"x\"\n"), (13, 1), Some("ambient"), "does not match"),
         ];
         for (label, text, (line, column), field, words) in cases {
             let errors = parse_text(text).expect_err(label);
