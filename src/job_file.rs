@@ -21,7 +21,7 @@ use crate::template;
 pub const DEFAULT_TEMPERATURE: f64 = 0.2;
 
 /// One problem in one job file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileError {
     pub file: String,
     pub line: usize,

@@ -5,4 +5,5 @@ pub mod job;
 pub mod job_file;
 pub mod location;
 pub mod schedule;
+pub mod store;
 pub mod template;

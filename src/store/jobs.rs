@@ -1,0 +1,101 @@
+//! The deployed job set: what the daemon schedules, each with the file text of its last good
+//! version (so it survives a restart while its file in git is broken) and its cursor.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, params};
+use serde::Serialize;
+
+use super::SqlResult;
+use super::time::{from_db, to_db};
+use crate::job_file::FileError;
+
+/// One deployed job as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployedRow {
+    pub id: String,
+    pub file: String,
+    /// Text of the version that runs (the last good one when the file is now invalid).
+    pub source: String,
+    pub definition_hash: String,
+    /// Commit that brought the running version.
+    pub commit_id: String,
+    pub deployed_at: DateTime<Utc>,
+    /// Errors of the file at the applied commit, when it no longer validates.
+    pub invalid_errors: Vec<FileError>,
+    pub invalid_commit: Option<String>,
+    /// The last occurrence handled; occurrences after it are due or missed.
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+/// Every deployed job, by id.
+pub fn all(conn: &Connection) -> SqlResult<Vec<DeployedRow>> {
+    conn.prepare_cached(
+        "SELECT id, file, source, definition_hash, commit_id, deployed_at, invalid_errors, \
+         invalid_commit, cursor FROM deployed_jobs ORDER BY id",
+    )?
+    .query_map([], |row| {
+        let invalid: Option<String> = row.get(6)?;
+        Ok(DeployedRow {
+            id: row.get(0)?,
+            file: row.get(1)?,
+            source: row.get(2)?,
+            definition_hash: row.get(3)?,
+            commit_id: row.get(4)?,
+            deployed_at: from_db(row.get(5)?),
+            invalid_errors: invalid
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
+            invalid_commit: row.get(7)?,
+            cursor: row.get::<_, Option<i64>>(8)?.map(from_db),
+        })
+    })?
+    .collect()
+}
+
+/// Makes the deployed set exactly `rows`. A job whose definition changed keeps its history and
+/// gets the new commit and deploy time; its cursor moves to at least `rows`' cursor so the new
+/// schedule does not "catch up" occurrences from before it existed.
+pub(super) fn replace(tx: &Transaction<'_>, rows: &[DeployedRow]) -> SqlResult<()> {
+    tx.execute("CREATE TEMP TABLE IF NOT EXISTS keep (id TEXT PRIMARY KEY)", [])?;
+    tx.execute("DELETE FROM temp.keep", [])?;
+    let mut keep = tx.prepare_cached("INSERT INTO temp.keep (id) VALUES (?1)")?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO deployed_jobs (id, file, source, definition_hash, commit_id, deployed_at, \
+             invalid_errors, invalid_commit, cursor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (id) DO UPDATE SET \
+             file = excluded.file, \
+             source = excluded.source, \
+             commit_id = CASE WHEN definition_hash = excluded.definition_hash THEN commit_id ELSE excluded.commit_id END, \
+             deployed_at = CASE WHEN definition_hash = excluded.definition_hash THEN deployed_at ELSE excluded.deployed_at END, \
+             cursor = CASE WHEN definition_hash = excluded.definition_hash THEN coalesce(cursor, excluded.cursor) \
+                      ELSE max(coalesce(cursor, 0), excluded.cursor) END, \
+             definition_hash = excluded.definition_hash, \
+             invalid_errors = excluded.invalid_errors, \
+             invalid_commit = excluded.invalid_commit",
+    )?;
+    for row in rows {
+        let invalid = if row.invalid_errors.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&row.invalid_errors).ok()
+        };
+        upsert.execute(params![
+            row.id,
+            row.file,
+            row.source,
+            row.definition_hash,
+            row.commit_id,
+            to_db(row.deployed_at),
+            invalid,
+            row.invalid_commit,
+            row.cursor.map(to_db),
+        ])?;
+        keep.execute(params![row.id])?;
+    }
+    tx.execute(
+        "DELETE FROM deployed_jobs WHERE id NOT IN (SELECT id FROM temp.keep)",
+        [],
+    )?;
+    Ok(())
+}
