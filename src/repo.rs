@@ -1,0 +1,276 @@
+//! The git side: resolve the tracked ref, read `jobs/**/*.toml` from the committed tree (never
+//! the working tree), and in remote mode fetch into a mirror under `state/`.
+//!
+//! Everything git2 is in this module. Files are read as blobs from the tree, so a symlink is
+//! reported as one and never followed, and uncommitted edits never deploy.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use serde::Serialize;
+
+use crate::catalog::SourceContent;
+
+/// The folder, at the root of the tree, that holds job files.
+pub const JOBS_DIR: &str = "jobs";
+
+/// A git failure, naming the repository and what we tried.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("cannot open git repository {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("{path}: HEAD is not on a branch; pass --branch NAME")]
+    Detached { path: PathBuf },
+    #[error("{path}: cannot resolve `{reference}`: {message}")]
+    Resolve {
+        path: PathBuf,
+        reference: String,
+        message: String,
+    },
+    #[error("{path}: cannot read commit {commit}: {message}")]
+    Read {
+        path: PathBuf,
+        commit: String,
+        message: String,
+    },
+    #[error("cannot fetch branch `{branch}` from {url}: {message}")]
+    Fetch {
+        url: String,
+        branch: String,
+        message: String,
+    },
+}
+
+/// Who committed what, for deployment records.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitInfo {
+    pub id: String,
+    pub author: String,
+    /// The first line of the message.
+    pub message: String,
+    pub time: DateTime<Utc>,
+}
+
+/// A `.toml` file under `jobs/` in a tree.
+#[derive(Debug, Clone)]
+pub struct TreeFile {
+    /// `jobs/team/standup.toml`
+    pub path: String,
+    /// `team/standup`
+    pub id: String,
+    pub blob: Oid,
+    pub is_symlink: bool,
+}
+
+/// An open repository.
+pub struct Repo {
+    inner: Repository,
+    path: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repository at `path` (bare or with a work tree, or any folder inside one).
+    pub fn open(path: &Path) -> Result<Repo, RepoError> {
+        let inner = Repository::discover(path).map_err(|error| RepoError::Open {
+            path: path.to_path_buf(),
+            message: error.message().to_string(),
+        })?;
+        Ok(Repo {
+            path: path.to_path_buf(),
+            inner,
+        })
+    }
+
+    /// Opens the bare mirror at `path`, creating it when missing (remote mode).
+    pub fn open_mirror(path: &Path) -> Result<Repo, RepoError> {
+        let inner = Repository::open_bare(path)
+            .or_else(|_| Repository::init_bare(path))
+            .map_err(|error| RepoError::Open {
+                path: path.to_path_buf(),
+                message: error.message().to_string(),
+            })?;
+        Ok(Repo {
+            path: path.to_path_buf(),
+            inner,
+        })
+    }
+
+    /// The folder whose files change when a ref moves (shared by all worktrees): the one to watch.
+    pub fn git_dir(&self) -> PathBuf {
+        self.inner.commondir().to_path_buf()
+    }
+
+    /// The folder the user named.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The branch HEAD points at.
+    pub fn current_branch(&self) -> Result<String, RepoError> {
+        let head = self
+            .inner
+            .find_reference("HEAD")
+            .ok()
+            .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string));
+        head.and_then(|target| target.strip_prefix("refs/heads/").map(str::to_string))
+            .ok_or_else(|| RepoError::Detached {
+                path: self.path.clone(),
+            })
+    }
+
+    /// Resolves a branch name, a full ref, a remote-tracking name or a commit id to a commit.
+    pub fn resolve(&self, reference: &str) -> Result<Oid, RepoError> {
+        let fail = |message: String| RepoError::Resolve {
+            path: self.path.clone(),
+            reference: reference.to_string(),
+            message,
+        };
+        let candidates = [
+            format!("refs/heads/{reference}"),
+            reference.to_string(),
+        ];
+        for candidate in &candidates {
+            if let Ok(object) = self.inner.revparse_single(candidate) {
+                return object
+                    .peel_to_commit()
+                    .map(|commit| commit.id())
+                    .map_err(|error| fail(error.message().to_string()));
+            }
+        }
+        Err(fail("no such branch, ref or commit".into()))
+    }
+
+    /// Author, summary and time of a commit.
+    pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, RepoError> {
+        let commit = self.inner.find_commit(oid).map_err(|e| self.read_error(oid, e))?;
+        let author = commit.author();
+        let name = author.name().unwrap_or("unknown");
+        let author = match author.email() {
+            Ok(email) if !email.is_empty() => format!("{name} <{email}>"),
+            _ => name.to_string(),
+        };
+        Ok(CommitInfo {
+            id: oid.to_string(),
+            author,
+            message: commit.summary().ok().flatten().unwrap_or("").to_string(),
+            time: DateTime::from_timestamp(commit.time().seconds(), 0).unwrap_or_default(),
+        })
+    }
+
+    /// Every `*.toml` under `jobs/` in the commit's tree, with its blob id.
+    pub fn job_files(&self, oid: Oid) -> Result<Vec<TreeFile>, RepoError> {
+        let commit = self.inner.find_commit(oid).map_err(|e| self.read_error(oid, e))?;
+        let tree = commit.tree().map_err(|e| self.read_error(oid, e))?;
+        let Ok(entry) = tree.get_path(Path::new(JOBS_DIR)) else {
+            return Ok(Vec::new());
+        };
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Ok(Vec::new());
+        }
+        let jobs = self
+            .inner
+            .find_tree(entry.id())
+            .map_err(|e| self.read_error(oid, e))?;
+        let mut files = Vec::new();
+        jobs.walk(TreeWalkMode::PreOrder, |folder, entry| {
+            let Ok(name) = entry.name() else {
+                return TreeWalkResult::Ok;
+            };
+            let is_file = entry.kind() == Some(ObjectType::Blob);
+            if let (true, Some(stem)) = (is_file, name.strip_suffix(".toml")) {
+                files.push(TreeFile {
+                    path: format!("{JOBS_DIR}/{folder}{name}"),
+                    id: format!("{folder}{stem}"),
+                    blob: entry.id(),
+                    is_symlink: entry.filemode() == 0o120000,
+                });
+            }
+            TreeWalkResult::Ok
+        })
+        .map_err(|e| self.read_error(oid, e))?;
+        Ok(files)
+    }
+
+    /// The content of a job file's blob.
+    pub fn read(&self, file: &TreeFile) -> Result<SourceContent, RepoError> {
+        if file.is_symlink {
+            return Ok(SourceContent::Symlink);
+        }
+        let blob = self
+            .inner
+            .find_blob(file.blob)
+            .map_err(|e| self.read_error(file.blob, e))?;
+        Ok(match std::str::from_utf8(blob.content()) {
+            Ok(text) => SourceContent::Text(text.to_string()),
+            Err(_) => SourceContent::NotUtf8,
+        })
+    }
+
+    /// Fetches `branch` from `url` into this mirror and returns the fetched commit.
+    pub fn fetch(&self, url: &str, branch: &str) -> Result<Oid, RepoError> {
+        let fail = |message: String| RepoError::Fetch {
+            url: redact_url(url),
+            branch: branch.to_string(),
+            message,
+        };
+        let mut remote = self
+            .inner
+            .remote_anonymous(url)
+            .map_err(|e| fail(e.message().to_string()))?;
+        let mut callbacks = git2::RemoteCallbacks::new();
+        let config = self.inner.config().ok();
+        callbacks.credentials(move |url, username, _allowed| {
+            if let Ok(token) = std::env::var("BACKOFFICE_GIT_TOKEN") {
+                return git2::Cred::userpass_plaintext(username.unwrap_or("x-access-token"), &token);
+            }
+            match &config {
+                Some(config) => git2::Cred::credential_helper(config, url, username),
+                None => Err(git2::Error::from_str("no credentials: set BACKOFFICE_GIT_TOKEN")),
+            }
+        });
+        let mut options = git2::FetchOptions::new();
+        options.remote_callbacks(callbacks);
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
+        remote
+            .fetch(&[refspec.as_str()], Some(&mut options), None)
+            .map_err(|e| fail(e.message().to_string()))?;
+        self.inner
+            .refname_to_id(&tracking)
+            .map_err(|_| fail(format!("the remote has no branch `{branch}`")))
+    }
+
+    fn read_error(&self, oid: Oid, error: git2::Error) -> RepoError {
+        RepoError::Read {
+            path: self.path.clone(),
+            commit: oid.to_string(),
+            message: error.message().to_string(),
+        }
+    }
+}
+
+/// A URL with any password or token replaced, fit for logs and status pages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_in_urls_are_hidden() {
+        assert_eq!(redact_url("https://user:tok@github.com/a/b.git"), "https://***@github.com/a/b.git");
+        assert_eq!(redact_url("https://github.com/a/b.git"), "https://github.com/a/b.git");
+        assert_eq!(redact_url("/srv/jobs.git"), "/srv/jobs.git");
+        assert_eq!(redact_url("https://github.com/a/b@c.git"), "https://github.com/a/b@c.git");
+    }
+}
