@@ -11,6 +11,7 @@ use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use serde::Serialize;
 
 use crate::catalog::SourceContent;
+use crate::connectors::redact_url;
 
 /// The folder, at the root of the tree, that holds job files.
 pub const JOBS_DIR: &str = "jobs";
@@ -247,30 +248,5 @@ impl Repo {
             commit: oid.to_string(),
             message: error.message().to_string(),
         }
-    }
-}
-
-/// A URL with any password or token replaced, fit for logs and status pages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn credentials_in_urls_are_hidden() {
-        assert_eq!(redact_url("https://user:tok@github.com/a/b.git"), "https://***@github.com/a/b.git");
-        assert_eq!(redact_url("https://github.com/a/b.git"), "https://github.com/a/b.git");
-        assert_eq!(redact_url("/srv/jobs.git"), "/srv/jobs.git");
-        assert_eq!(redact_url("https://github.com/a/b@c.git"), "https://github.com/a/b@c.git");
     }
 }

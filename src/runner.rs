@@ -1,0 +1,519 @@
+//! The runner: admits due occurrences under each job's `overlap` rule, claims them in SQLite,
+//! runs attempts with a timeout, retries retryable failures with backoff, and records every
+//! outcome. It owns the in-memory view of what is running; the store owns the truth.
+//!
+//! A run holds the `Arc<Job>` it started with, so a deploy that changes or removes the job
+//! never changes a run in progress.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::connectors::Connectors;
+use crate::duration;
+use crate::executors::{self, Context, Outcome};
+use crate::job::{Job, JobId, Overlap};
+use crate::run_error::RunError;
+use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
+use crate::store::{Store, StoreError};
+
+/// Longest wait between two attempts, whatever the backoff or the server's `Retry-After`.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+/// After the grace period, how long cut-off runs get to record themselves.
+const CUT_OFF_WAIT: Duration = Duration::from_secs(10);
+
+/// One occurrence of a job to run now.
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    pub job: Arc<Job>,
+    /// Commit the job definition came from.
+    pub commit: String,
+    pub scheduled_for: DateTime<Utc>,
+    pub trigger: Trigger,
+}
+
+/// What became of a submitted occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "admission", content = "run_id")]
+pub enum Admission {
+    Started(i64),
+    Skipped(Option<i64>),
+    /// Waiting for the running one to finish (`overlap = "queue_one"`).
+    Queued,
+    /// Another process or an earlier start already claimed this occurrence.
+    AlreadyClaimed,
+}
+
+/// A run changed state; the control socket and the site listen.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunEvent {
+    /// Id of the first attempt: retries share it.
+    pub chain: i64,
+    pub run_id: i64,
+    pub job_id: String,
+    pub attempt: u32,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    /// No further attempt follows.
+    pub last: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cancel {
+    Replaced,
+    Shutdown(Duration),
+}
+
+struct Active {
+    chain: i64,
+    cancel: watch::Sender<Option<Cancel>>,
+}
+
+#[derive(Default)]
+struct Activity {
+    running: Vec<Active>,
+    queued: Option<Occurrence>,
+}
+
+/// Runs jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    connectors: Arc<Connectors>,
+    owner: String,
+    jobs: Mutex<HashMap<JobId, Activity>>,
+    ended: Notify,
+    events: broadcast::Sender<RunEvent>,
+}
+
+enum Decision {
+    Start { replace: bool },
+    Skip(String),
+    Queue,
+}
+
+impl Runner {
+    /// A runner recording its runs in `store` under the process owner token `owner`.
+    pub fn new(store: Store, connectors: Arc<Connectors>, owner: String) -> Runner {
+        let (events, _) = broadcast::channel(1024);
+        Runner {
+            inner: Arc::new(Inner {
+                store,
+                connectors,
+                owner,
+                jobs: Mutex::new(HashMap::new()),
+                ended: Notify::new(),
+                events,
+            }),
+        }
+    }
+
+    /// Run state changes, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// How many runs are in progress (retry waits included).
+    pub fn active(&self) -> usize {
+        self.lock().values().map(|a| a.running.len()).sum()
+    }
+
+    /// Whether a run of `job` is in progress.
+    pub fn is_running(&self, job: &JobId) -> bool {
+        self.lock().get(job).is_some_and(|a| !a.running.is_empty())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<JobId, Activity>> {
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Admits `batch` under each job's overlap rule (`force` admits regardless), records the
+    /// rows in `records` (missed occurrences) and moves `cursors`, all in one transaction, then
+    /// starts what was admitted.
+    pub async fn submit(
+        &self,
+        batch: Vec<Occurrence>,
+        records: Vec<NewRun>,
+        cursors: Vec<(String, DateTime<Utc>)>,
+        force: bool,
+    ) -> Result<Vec<Admission>, StoreError> {
+        let now = Utc::now();
+        let decisions = self.decide(&batch, force);
+        let mut rows = records;
+        let mut row_of = Vec::with_capacity(batch.len());
+        for (occurrence, decision) in batch.iter().zip(&decisions) {
+            let (status, error) = match decision {
+                Decision::Start { .. } => (RunStatus::Running, None),
+                Decision::Skip(reason) => (RunStatus::Skipped, Some(reason.clone())),
+                Decision::Queue => {
+                    row_of.push(None);
+                    continue;
+                }
+            };
+            row_of.push(Some(rows.len()));
+            rows.push(self.new_row(occurrence, 1, occurrence.trigger, status, error, now));
+        }
+        let ids = self
+            .inner
+            .store
+            .call(move |conn| runs::claim(conn, &rows, &cursors))
+            .await?;
+        let mut admissions = Vec::with_capacity(batch.len());
+        for ((occurrence, decision), row) in batch.into_iter().zip(decisions).zip(row_of) {
+            let id = row.and_then(|index| ids.get(index).copied().flatten());
+            let admission = match (decision, id) {
+                (Decision::Queue, _) => {
+                    let id = occurrence.job.id.clone();
+                    self.lock().entry(id).or_default().queued = Some(occurrence);
+                    Admission::Queued
+                }
+                (Decision::Skip(_), id) => Admission::Skipped(id),
+                (Decision::Start { .. }, None) => Admission::AlreadyClaimed,
+                (Decision::Start { replace }, Some(id)) => {
+                    self.start(occurrence, id, replace);
+                    Admission::Started(id)
+                }
+            };
+            admissions.push(admission);
+        }
+        Ok(admissions)
+    }
+
+    fn decide(&self, batch: &[Occurrence], force: bool) -> Vec<Decision> {
+        let jobs = self.lock();
+        let mut starting: HashMap<&JobId, usize> = HashMap::new();
+        let mut queueing: HashMap<&JobId, bool> = HashMap::new();
+        batch
+            .iter()
+            .map(|occurrence| {
+                let job = &occurrence.job;
+                let activity = jobs.get(&job.id);
+                let running = activity.map_or(0, |a| a.running.len())
+                    + starting.get(&job.id).copied().unwrap_or(0);
+                let queued = activity.is_some_and(|a| a.queued.is_some())
+                    || queueing.get(&job.id).copied().unwrap_or(false);
+                let decision = if running == 0 || force || job.overlap == Overlap::Allow {
+                    Decision::Start { replace: false }
+                } else {
+                    match job.overlap {
+                        Overlap::Replace => Decision::Start { replace: true },
+                        Overlap::QueueOne if !queued => Decision::Queue,
+                        Overlap::QueueOne => Decision::Skip(
+                            "skipped: a run of this job is in progress and another is already queued (overlap = \"queue_one\")".into(),
+                        ),
+                        Overlap::Skip | Overlap::Allow => Decision::Skip(
+                            "skipped: a run of this job was still in progress (overlap = \"skip\")".into(),
+                        ),
+                    }
+                };
+                match decision {
+                    Decision::Start { .. } => *starting.entry(&job.id).or_default() += 1,
+                    Decision::Queue => {
+                        queueing.insert(&job.id, true);
+                    }
+                    Decision::Skip(_) => {}
+                }
+                decision
+            })
+            .collect()
+    }
+
+    fn new_row(
+        &self,
+        occurrence: &Occurrence,
+        attempt: u32,
+        trigger: Trigger,
+        status: RunStatus,
+        error: Option<String>,
+        now: DateTime<Utc>,
+    ) -> NewRun {
+        NewRun {
+            job_id: occurrence.job.id.to_string(),
+            trigger,
+            scheduled_for: occurrence.scheduled_for,
+            attempt,
+            status,
+            started_at: Some(now),
+            error,
+            commit_id: Some(occurrence.commit.clone()),
+            definition_hash: Some(occurrence.job.definition_hash()),
+            owner: Some(self.inner.owner.clone()),
+        }
+    }
+
+    fn start(&self, occurrence: Occurrence, run_id: i64, replace: bool) {
+        let (cancel, cancelled) = watch::channel(None);
+        {
+            let mut jobs = self.lock();
+            let activity = jobs.entry(occurrence.job.id.clone()).or_default();
+            if replace {
+                for active in &activity.running {
+                    let _ = active.cancel.send(Some(Cancel::Replaced));
+                }
+            }
+            activity.running.push(Active {
+                chain: run_id,
+                cancel,
+            });
+        }
+        let runner = self.clone();
+        tokio::spawn(async move { runner.drive(occurrence, run_id, cancelled).await });
+    }
+
+    /// Runs the attempts of one occurrence.
+    async fn drive(
+        self,
+        occurrence: Occurrence,
+        chain: i64,
+        mut cancelled: watch::Receiver<Option<Cancel>>,
+    ) {
+        let job = Arc::clone(&occurrence.job);
+        let mut run_id = chain;
+        let mut attempt = 1;
+        loop {
+            let started_at = Utc::now();
+            let context = Context {
+                job: Arc::clone(&job),
+                scheduled_for: occurrence.scheduled_for,
+                started_at,
+                connectors: Arc::clone(&self.inner.connectors),
+            };
+            let result = tokio::select! {
+                result = tokio::time::timeout(job.timeout, executors::execute(&context)) => match result {
+                    Ok(result) => Attempt::Done(result),
+                    Err(_) => Attempt::TimedOut,
+                },
+                reason = wait_cancel(&mut cancelled) => Attempt::Cancelled(reason),
+            };
+            let retry = match &result {
+                Attempt::Done(Err(error)) if error.retryable => Some(error.retry_after),
+                Attempt::TimedOut => Some(None),
+                _ => None,
+            }
+            .filter(|_| attempt <= job.retries);
+            let end = finish_of(&result, &job);
+            let status = end.status;
+            let error = end.error.clone();
+            let store = self.inner.store.clone();
+            if let Err(store_error) = store.call(move |conn| runs::finish(conn, run_id, &end)).await {
+                tracing::error!(job = %job.id, run = run_id, "cannot record the end of the run: {store_error}");
+            }
+            self.emit(chain, run_id, &job, attempt, status, error, retry.is_none());
+            let Some(retry_after) = retry else { break };
+            let delay = retry_delay(job.retry_delay, attempt, retry_after, fastrand::f64());
+            tracing::info!(job = %job.id, attempt, "retrying in {}", duration::format(delay));
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = wait_cancel(&mut cancelled) => break,
+            }
+            attempt += 1;
+            let row = self.new_row(&occurrence, attempt, Trigger::Retry, RunStatus::Running, None, Utc::now());
+            let claimed = self
+                .inner
+                .store
+                .call(move |conn| runs::claim(conn, &[row], &[]))
+                .await;
+            match claimed {
+                Ok(ids) => match ids.first().copied().flatten() {
+                    Some(id) => run_id = id,
+                    None => break,
+                },
+                Err(store_error) => {
+                    tracing::error!(job = %job.id, "cannot record retry attempt {attempt}: {store_error}");
+                    break;
+                }
+            }
+        }
+        self.ended(&job.id, chain);
+    }
+
+    fn emit(&self, chain: i64, run_id: i64, job: &Job, attempt: u32, status: RunStatus, error: Option<String>, last: bool) {
+        match &error {
+            Some(error) => tracing::warn!(job = %job.id, run = run_id, attempt, %status, "{error}"),
+            None => tracing::info!(job = %job.id, run = run_id, attempt, %status, "run finished"),
+        }
+        let _ = self.inner.events.send(RunEvent {
+            chain,
+            run_id,
+            job_id: job.id.to_string(),
+            attempt,
+            status,
+            error,
+            last,
+        });
+    }
+
+    fn ended(&self, job: &JobId, chain: i64) {
+        let queued = {
+            let mut jobs = self.lock();
+            let activity = jobs.entry(job.clone()).or_default();
+            activity.running.retain(|a| a.chain != chain);
+            let queued = if activity.running.is_empty() {
+                activity.queued.take()
+            } else {
+                None
+            };
+            if activity.running.is_empty() && activity.queued.is_none() {
+                jobs.remove(job);
+            }
+            queued
+        };
+        self.inner.ended.notify_waiters();
+        if let Some(occurrence) = queued {
+            let runner = self.clone();
+            let start: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                if let Err(error) = runner.submit(vec![occurrence], vec![], vec![], false).await {
+                    tracing::error!("cannot start the queued run: {error}");
+                }
+            });
+            tokio::spawn(start);
+        }
+    }
+
+    /// Stops: drops queued occurrences, lets runs finish for `grace`, then cuts off the rest
+    /// (recorded as `cancelled`). Returns how many were cut off.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        for activity in self.lock().values_mut() {
+            activity.queued = None;
+        }
+        if !self.wait_idle(grace).await {
+            let mut cut = 0;
+            for activity in self.lock().values() {
+                for active in &activity.running {
+                    let _ = active.cancel.send(Some(Cancel::Shutdown(grace)));
+                    cut += 1;
+                }
+            }
+            self.wait_idle(CUT_OFF_WAIT).await;
+            return cut;
+        }
+        0
+    }
+
+    /// Waits until nothing runs, for at most `limit`; true when idle.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.inner.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.active() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return self.active() == 0;
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(Result<Outcome, RunError>),
+    TimedOut,
+    Cancelled(Cancel),
+}
+
+async fn wait_cancel(cancelled: &mut watch::Receiver<Option<Cancel>>) -> Cancel {
+    loop {
+        if let Some(reason) = *cancelled.borrow_and_update() {
+            return reason;
+        }
+        if cancelled.changed().await.is_err() {
+            // The sender is gone with the runner; never resolve.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn finish_of(result: &Attempt, job: &Job) -> RunFinish {
+    let mut end = RunFinish {
+        status: RunStatus::Succeeded,
+        finished_at: Utc::now(),
+        error: None,
+        result: None,
+        links: Vec::new(),
+        prompt_tokens: None,
+        completion_tokens: None,
+    };
+    match result {
+        Attempt::Done(Ok(outcome)) => {
+            end.result = Some(outcome.result.clone());
+            end.links = outcome.links.clone();
+            end.prompt_tokens = outcome.prompt_tokens;
+            end.completion_tokens = outcome.completion_tokens;
+        }
+        Attempt::Done(Err(error)) => {
+            end.status = RunStatus::Failed;
+            end.error = Some(error.message.clone());
+        }
+        Attempt::TimedOut => {
+            end.status = RunStatus::TimedOut;
+            end.error = Some(format!(
+                "timed out after {} (timeout = \"{}\" in {})",
+                duration::format(job.timeout),
+                duration::format(job.timeout),
+                job.file
+            ));
+        }
+        Attempt::Cancelled(Cancel::Replaced) => {
+            end.status = RunStatus::Cancelled;
+            end.error = Some("cancelled: replaced by a newer run (overlap = \"replace\")".into());
+        }
+        Attempt::Cancelled(Cancel::Shutdown(grace)) => {
+            end.status = RunStatus::Cancelled;
+            end.error = Some(format!(
+                "cancelled: backoffice shut down and the run did not finish within the {} grace period",
+                duration::format(*grace)
+            ));
+        }
+    }
+    end
+}
+
+/// Delay before attempt `attempt + 1`: `base · 2^(attempt-1)`, capped, with "equal jitter"
+/// (half fixed, half random, so synchronised failures spread out), and never sooner than the
+/// server's `Retry-After`. `random` is in `[0, 1)`.
+pub fn retry_delay(base: Duration, attempt: u32, retry_after: Option<Duration>, random: f64) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+    let exponential = base.saturating_mul(factor).min(MAX_RETRY_DELAY);
+    let jittered = exponential / 2 + exponential.mul_f64(random.clamp(0.0, 1.0) / 2.0);
+    jittered
+        .max(retry_after.unwrap_or_default())
+        .min(MAX_RETRY_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_with_jitter_and_honours_retry_after() {
+        let base = Duration::from_secs(60);
+        assert_eq!(retry_delay(base, 1, None, 0.0), Duration::from_secs(30));
+        assert_eq!(retry_delay(base, 1, None, 1.0), Duration::from_secs(60));
+        assert_eq!(retry_delay(base, 2, None, 1.0), Duration::from_secs(120));
+        assert_eq!(retry_delay(base, 3, None, 0.5), Duration::from_secs(180));
+        assert_eq!(retry_delay(base, 30, None, 1.0), MAX_RETRY_DELAY);
+        assert_eq!(
+            retry_delay(base, 1, Some(Duration::from_secs(90)), 0.0),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            retry_delay(base, 1, Some(Duration::from_secs(86_400)), 0.0),
+            MAX_RETRY_DELAY
+        );
+    }
+}
