@@ -12,5 +12,6 @@ pub mod repo;
 pub mod run_error;
 pub mod runner;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod template;

@@ -144,16 +144,23 @@ impl Schedule {
         } else {
             local
         };
+        // Once a firing is found, later wall-clock times can only beat it when it sits near a
+        // clock change; elsewhere the first match is the answer.
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
         for candidate in self.candidates(start) {
-            if let Some((_, best_local)) = best
-                && candidate > best_local + FOLD
+            if let Some((_, horizon)) = best
+                && candidate > horizon
             {
                 break;
             }
             for instant in self.instants(candidate).into_iter().flatten() {
                 if instant > after && best.is_none_or(|(current, _)| instant < current) {
-                    best = Some((instant, candidate));
+                    let margin = if self.offset_changes_near(instant) {
+                        FOLD
+                    } else {
+                        Duration::zero()
+                    };
+                    best = Some((instant, candidate + margin));
                 }
             }
         }

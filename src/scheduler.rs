@@ -1,0 +1,414 @@
+//! The scheduler: one task holding every deployed job's next firing in an earliest-first
+//! queue. It sleeps until the earliest one (at most [`MAX_WAIT`], so a wall-clock jump or a
+//! suspended laptop is noticed within a minute), or until a deploy or a "run now" arrives. It
+//! never polls.
+//!
+//! Each job carries a cursor, the last occurrence handled, persisted with every claim. On each
+//! wake the occurrences between cursor and now are due; those older than [`ON_TIME`] came due
+//! while we were not running (or asleep) and go through the job's `catchup` rule.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::job::{Catchup, Job, JobId};
+use crate::runner::{Admission, Occurrence, Runner};
+use crate::store::runs::{NewRun, RunStatus, Trigger};
+
+/// Longest sleep: how soon a wall-clock jump is noticed.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// An occurrence this late is still "on time" (the scheduler was busy, not down).
+const ON_TIME: chrono::Duration = chrono::Duration::seconds(60);
+/// At most this many occurrences of one job are looked at per wake (a per-second job after a
+/// week offline would otherwise be 600,000).
+const MAX_ENUMERATED: usize = 10_000;
+/// At most this many `missed` rows are written per job per wake; the oldest says how many more.
+const MAX_MISSED_ROWS: usize = 100;
+/// With `catchup = "all"`, at most this many late occurrences run; older ones are missed.
+pub const MAX_CATCHUP_RUNS: usize = 24;
+
+/// A deployed job as the scheduler needs it.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub job: Arc<Job>,
+    pub commit: String,
+    /// Last occurrence handled; `None` for a job never scheduled.
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+/// Requests to the scheduler task.
+#[derive(Debug)]
+pub enum Command {
+    /// Replace the deployed set.
+    Deploy(Vec<Deployed>),
+    /// Run a job now; `force` ignores `overlap`.
+    RunNow {
+        job: String,
+        force: bool,
+        reply: oneshot::Sender<Result<Admission, String>>,
+    },
+}
+
+struct Entry {
+    job: Arc<Job>,
+    commit: String,
+    cursor: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+}
+
+/// The scheduling loop's state.
+pub struct Scheduler {
+    runner: Runner,
+    entries: HashMap<JobId, Entry>,
+    queue: BTreeSet<(DateTime<Utc>, JobId)>,
+}
+
+/// What to do with the occurrences of one job that are due.
+#[derive(Debug, Default, PartialEq)]
+pub struct DuePlan {
+    pub run: Vec<(DateTime<Utc>, Trigger)>,
+    pub missed: Vec<DateTime<Utc>>,
+    /// Occurrences beyond the enumeration cap, missed without a row each.
+    pub uncounted: bool,
+}
+
+impl Scheduler {
+    pub fn new(runner: Runner) -> Scheduler {
+        Scheduler {
+            runner,
+            entries: HashMap::new(),
+            queue: BTreeSet::new(),
+        }
+    }
+
+    /// Runs until `shutdown` turns true or the command channel closes.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = Utc::now();
+            let earliest = self.queue.first().map(|(at, _)| *at);
+            if earliest.is_some_and(|at| at <= now) {
+                self.fire(now).await;
+                continue;
+            }
+            let wait = earliest
+                .and_then(|at| (at - now).to_std().ok())
+                .unwrap_or(MAX_WAIT)
+                .min(MAX_WAIT);
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {}
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Deploy(set) => self.deploy(set, Utc::now()),
+            Command::RunNow { job, force, reply } => {
+                let result = self.run_now(&job, force).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Replaces the deployed set. Unchanged jobs keep their place; changed ones are
+    /// rescheduled from now; removed ones leave the queue (a run in progress finishes).
+    pub fn deploy(&mut self, set: Vec<Deployed>, now: DateTime<Utc>) {
+        let mut entries = HashMap::with_capacity(set.len());
+        for deployed in set {
+            let id = deployed.job.id.clone();
+            let previous = self.entries.remove(&id);
+            let entry = match previous {
+                Some(mut entry) if entry.job.definition_hash() == deployed.job.definition_hash() => {
+                    entry.commit = deployed.commit;
+                    entry
+                }
+                Some(entry) => {
+                    self.unqueue(&entry);
+                    let mut fresh = Entry {
+                        job: deployed.job,
+                        commit: deployed.commit,
+                        cursor: entry.cursor.max(now),
+                        next: None,
+                    };
+                    fresh.next = next_firing(&fresh.job, fresh.cursor);
+                    fresh
+                }
+                None => {
+                    let cursor = deployed.cursor.unwrap_or(now);
+                    Entry {
+                        next: next_firing(&deployed.job, cursor),
+                        job: deployed.job,
+                        commit: deployed.commit,
+                        cursor,
+                    }
+                }
+            };
+            if let Some(at) = entry.next {
+                self.queue.insert((at, id.clone()));
+            }
+            entries.insert(id, entry);
+        }
+        for (_, gone) in self.entries.drain() {
+            self.queue.remove(&(gone.next.unwrap_or_default(), gone.job.id.clone()));
+        }
+        self.entries = entries;
+        tracing::debug!(jobs = self.entries.len(), queued = self.queue.len(), "schedule updated");
+    }
+
+    fn unqueue(&mut self, entry: &Entry) {
+        if let Some(at) = entry.next {
+            self.queue.remove(&(at, entry.job.id.clone()));
+        }
+    }
+
+    /// The next firing of each scheduled job.
+    pub fn upcoming(&self) -> Vec<(DateTime<Utc>, JobId)> {
+        self.queue.iter().cloned().collect()
+    }
+
+    /// Handles every job whose next firing is at or before `now`.
+    pub async fn fire(&mut self, now: DateTime<Utc>) {
+        let mut batch = Vec::new();
+        let mut records = Vec::new();
+        let mut cursors = Vec::new();
+        while let Some((at, id)) = self.queue.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.queue.pop_first();
+            let Some(entry) = self.entries.get_mut(&id) else { continue };
+            let (plan, cursor, next) = due(&entry.job, entry.cursor, now);
+            for (scheduled_for, trigger) in &plan.run {
+                batch.push(Occurrence {
+                    job: Arc::clone(&entry.job),
+                    commit: entry.commit.clone(),
+                    scheduled_for: *scheduled_for,
+                    trigger: *trigger,
+                });
+            }
+            records.extend(missed_rows(&entry.job, &entry.commit, &plan));
+            entry.cursor = cursor;
+            entry.next = next;
+            cursors.push((id.to_string(), cursor));
+            if let Some(next) = next {
+                self.queue.insert((next, id));
+            }
+        }
+        if let Err(error) = self.runner.submit(batch, records, cursors, false).await {
+            tracing::error!("cannot record due runs: {error}");
+        }
+    }
+
+    async fn run_now(&mut self, job: &str, force: bool) -> Result<Admission, String> {
+        let Some(entry) = self.entries.values().find(|e| e.job.id.as_str() == job) else {
+            let mut known: Vec<&str> = self.entries.keys().map(JobId::as_str).collect();
+            known.sort_unstable();
+            return Err(format!(
+                "no deployed job `{job}`; deployed: {}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ));
+        };
+        let occurrence = Occurrence {
+            job: Arc::clone(&entry.job),
+            commit: entry.commit.clone(),
+            scheduled_for: Utc::now(),
+            trigger: Trigger::Manual,
+        };
+        let admissions = self
+            .runner
+            .submit(vec![occurrence], vec![], vec![], force)
+            .await
+            .map_err(|e| e.to_string())?;
+        admissions
+            .first()
+            .copied()
+            .ok_or_else(|| "the run was not admitted".to_string())
+    }
+}
+
+/// The first firing after `cursor` of an enabled job.
+fn next_firing(job: &Job, cursor: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if job.enabled {
+        job.schedule.next_after(cursor)
+    } else {
+        None
+    }
+}
+
+/// Splits the occurrences in `(cursor, now]` into runs and misses under the job's catchup
+/// rule; returns the plan, the new cursor and the next firing. Pure, for table tests.
+pub fn due(job: &Job, cursor: DateTime<Utc>, now: DateTime<Utc>) -> (DuePlan, DateTime<Utc>, Option<DateTime<Utc>>) {
+    let mut occurrences = Vec::new();
+    let mut next = job.schedule.next_after(cursor);
+    let mut plan = DuePlan::default();
+    while let Some(at) = next.filter(|at| *at <= now) {
+        if occurrences.len() == MAX_ENUMERATED {
+            plan.uncounted = true;
+            next = job.schedule.next_after(now);
+            break;
+        }
+        occurrences.push(at);
+        next = job.schedule.next_after(at);
+    }
+    let new_cursor = if plan.uncounted {
+        now
+    } else {
+        occurrences.last().copied().unwrap_or(cursor)
+    };
+    let (on_time, late): (Vec<_>, Vec<_>) = occurrences.into_iter().partition(|at| now - *at <= ON_TIME);
+    let window = chrono::Duration::from_std(job.catchup_window).unwrap_or_default();
+    let (catchable, too_old): (Vec<_>, Vec<_>) = late.into_iter().partition(|at| now - *at <= window);
+    plan.missed.extend(too_old);
+    match job.catchup {
+        Catchup::Skip => plan.missed.extend(catchable),
+        Catchup::Latest => {
+            let mut catchable = catchable;
+            // An on-time occurrence supersedes any late one.
+            let latest = if on_time.is_empty() { catchable.pop() } else { None };
+            plan.missed.extend(catchable);
+            plan.run.extend(latest.map(|at| (at, Trigger::Catchup)));
+        }
+        Catchup::All => {
+            let keep_from = catchable.len().saturating_sub(MAX_CATCHUP_RUNS);
+            plan.missed.extend(&catchable[..keep_from]);
+            plan.run.extend(catchable[keep_from..].iter().map(|at| (*at, Trigger::Catchup)));
+        }
+    }
+    plan.run.extend(on_time.into_iter().map(|at| (at, Trigger::Schedule)));
+    plan.missed.sort();
+    (plan, new_cursor, next)
+}
+
+fn missed_rows(job: &Job, commit: &str, plan: &DuePlan) -> Vec<NewRun> {
+    let total = plan.missed.len();
+    let skip = total.saturating_sub(MAX_MISSED_ROWS);
+    let policy = match job.catchup {
+        Catchup::Skip => "catchup = \"skip\"",
+        Catchup::Latest => "catchup = \"latest\" runs only the most recent",
+        Catchup::All => "catchup = \"all\" runs at most the last 24",
+    };
+    plan.missed[skip..]
+        .iter()
+        .enumerate()
+        .map(|(index, at)| {
+            let mut error = format!(
+                "missed: backoffice was not running when this came due ({policy}, catchup_window = \"{}\")",
+                crate::duration::format(job.catchup_window)
+            );
+            if index == 0 && (skip > 0 || plan.uncounted) {
+                error.push_str(&format!(
+                    "; {} earlier occurrence(s) were missed as well{}",
+                    skip,
+                    if plan.uncounted { ", and more not counted" } else { "" }
+                ));
+            }
+            NewRun {
+                job_id: job.id.to_string(),
+                trigger: Trigger::Schedule,
+                scheduled_for: *at,
+                attempt: 1,
+                status: RunStatus::Missed,
+                started_at: None,
+                error: Some(error),
+                commit_id: Some(commit.to_string()),
+                definition_hash: Some(job.definition_hash()),
+                owner: None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{SourceContent, SourceFile, load_file};
+
+    fn job(schedule: &str, extra: &str) -> Arc<Job> {
+        let text = format!(
+            "name = \"t\"\nkind = \"agent\"\nschedule = \"{schedule}\"\n{extra}\n[agent]\nprompt = \"hi\"\n"
+        );
+        load_file(&SourceFile {
+            path: "jobs/t.toml".into(),
+            id: "t".into(),
+            content: SourceContent::Text(text),
+        })
+        .expect("valid job")
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("instant").to_utc()
+    }
+
+    #[test]
+    fn an_on_time_occurrence_runs_on_schedule() {
+        let job = job("0 * * * *", "");
+        let (plan, cursor, next) = due(&job, at("2026-11-25T09:00:00Z"), at("2026-11-25T10:00:00.002Z"));
+        assert_eq!(plan.run, vec![(at("2026-11-25T10:00:00Z"), Trigger::Schedule)]);
+        assert!(plan.missed.is_empty());
+        assert_eq!(cursor, at("2026-11-25T10:00:00Z"));
+        assert_eq!(next, Some(at("2026-11-25T11:00:00Z")));
+    }
+
+    #[test]
+    fn latest_runs_the_most_recent_late_one_within_the_window() {
+        let job = job("0 * * * *", "catchup_window = \"3h\"");
+        // Down from 04:30 to 09:30: 05..09 came due; 05 and 06 are outside the 3 h window.
+        let (plan, _, _) = due(&job, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
+        assert_eq!(plan.run, vec![(at("2026-11-25T09:00:00Z"), Trigger::Catchup)]);
+        assert_eq!(plan.missed.len(), 4);
+    }
+
+    #[test]
+    fn skip_runs_nothing_late_and_all_runs_each_within_the_window() {
+        let skip = job("0 * * * *", "catchup = \"skip\"");
+        let (plan, _, _) = due(&skip, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
+        assert!(plan.run.is_empty());
+        assert_eq!(plan.missed.len(), 5);
+
+        let all = job("0 * * * *", "catchup = \"all\"\ncatchup_window = \"3h\"");
+        let (plan, _, _) = due(&all, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
+        let runs: Vec<_> = plan.run.iter().map(|(t, _)| *t).collect();
+        assert_eq!(runs, vec![at("2026-11-25T07:00:00Z"), at("2026-11-25T08:00:00Z"), at("2026-11-25T09:00:00Z")]);
+        assert_eq!(plan.missed, vec![at("2026-11-25T05:00:00Z"), at("2026-11-25T06:00:00Z")]);
+    }
+
+    #[test]
+    fn all_is_capped() {
+        let all = job("* * * * *", "catchup = \"all\"\ncatchup_window = \"1d\"");
+        let (plan, _, _) = due(&all, at("2026-11-25T00:00:00Z"), at("2026-11-25T02:00:30Z"));
+        let catchup = plan.run.iter().filter(|(_, t)| *t == Trigger::Catchup).count();
+        assert_eq!(catchup, MAX_CATCHUP_RUNS);
+        assert_eq!(plan.run.len(), MAX_CATCHUP_RUNS + 1, "plus the on-time 02:00");
+        assert_eq!(plan.run.len() + plan.missed.len(), 120);
+    }
+
+    #[test]
+    fn a_long_outage_is_bounded() {
+        let job = job("* * * * * *", "catchup = \"skip\"");
+        let (plan, cursor, next) = due(&job, at("2026-11-20T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+        assert!(plan.uncounted);
+        assert_eq!(cursor, at("2026-11-25T00:00:00Z"));
+        assert_eq!(next, Some(at("2026-11-25T00:00:01Z")));
+        let rows = missed_rows(&job, "c", &plan);
+        assert_eq!(rows.len(), MAX_MISSED_ROWS);
+        assert!(rows[0].error.as_deref().is_some_and(|e| e.contains("more not counted")));
+    }
+
+    #[test]
+    fn disabled_jobs_are_not_queued() {
+        let job = job("* * * * *", "enabled = false");
+        assert_eq!(next_firing(&job, at("2026-11-25T00:00:00Z")), None);
+    }
+}
