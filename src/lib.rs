@@ -1,11 +1,16 @@
 //! Backoffice.
+pub mod app;
 pub mod catalog;
+pub mod cli;
+pub mod commands;
 pub mod connectors;
+pub mod control;
 pub mod duration;
 pub mod executors;
 pub mod job;
 pub mod job_file;
 pub mod location;
+pub mod logging;
 pub mod owner;
 pub mod reconcile;
 pub mod repo;
@@ -14,4 +19,6 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod sync;
 pub mod template;
+pub mod watch;

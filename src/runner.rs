@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::connectors::Connectors;
@@ -39,7 +39,7 @@ pub struct Occurrence {
 }
 
 /// What became of a submitted occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "admission", content = "run_id")]
 pub enum Admission {
     Started(i64),
@@ -51,7 +51,7 @@ pub enum Admission {
 }
 
 /// A run changed state; the control socket and the site listen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Id of the first attempt: retries share it.
     pub chain: i64,

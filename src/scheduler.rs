@@ -8,6 +8,7 @@
 //! while we were not running (or asleep) and go through the job's `catchup` rule.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::job::{Catchup, Job, JobId};
 use crate::runner::{Admission, Occurrence, Runner};
+use crate::store::StoreError;
 use crate::store::runs::{NewRun, RunStatus, Trigger};
 
 /// Longest sleep: how soon a wall-clock jump is noticed.
@@ -52,6 +54,54 @@ pub enum Command {
     },
 }
 
+/// Where due occurrences go: the [`Runner`] in production, a recorder in tests.
+pub trait Dispatch: Send + Sync + 'static {
+    /// See [`Runner::submit`].
+    fn submit(
+        &self,
+        batch: Vec<Occurrence>,
+        records: Vec<NewRun>,
+        cursors: Vec<(String, DateTime<Utc>)>,
+        force: bool,
+    ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send;
+}
+
+impl Dispatch for Runner {
+    fn submit(
+        &self,
+        batch: Vec<Occurrence>,
+        records: Vec<NewRun>,
+        cursors: Vec<(String, DateTime<Utc>)>,
+        force: bool,
+    ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
+        Runner::submit(self, batch, records, cursors, force)
+    }
+}
+
+/// The wall clock the scheduler reads. Tests drive it from tokio's paused clock.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system's wall clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock that reads `start` plus however far tokio's clock has moved since now: with
+    /// `tokio::time::pause()`, time passes only when the test advances it.
+    pub fn from_tokio(start: DateTime<Utc>) -> Clock {
+        let origin = tokio::time::Instant::now();
+        Clock(Arc::new(move || {
+            start + chrono::Duration::from_std(origin.elapsed()).unwrap_or_default()
+        }))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
 struct Entry {
     job: Arc<Job>,
     commit: String,
@@ -60,8 +110,9 @@ struct Entry {
 }
 
 /// The scheduling loop's state.
-pub struct Scheduler {
-    runner: Runner,
+pub struct Scheduler<D: Dispatch = Runner> {
+    runner: D,
+    clock: Clock,
     entries: HashMap<JobId, Entry>,
     queue: BTreeSet<(DateTime<Utc>, JobId)>,
 }
@@ -75,10 +126,11 @@ pub struct DuePlan {
     pub uncounted: bool,
 }
 
-impl Scheduler {
-    pub fn new(runner: Runner) -> Scheduler {
+impl<D: Dispatch> Scheduler<D> {
+    pub fn new(runner: D, clock: Clock) -> Scheduler<D> {
         Scheduler {
             runner,
+            clock,
             entries: HashMap::new(),
             queue: BTreeSet::new(),
         }
@@ -90,7 +142,7 @@ impl Scheduler {
             if *shutdown.borrow() {
                 break;
             }
-            let now = Utc::now();
+            let now = self.clock.now();
             let earliest = self.queue.first().map(|(at, _)| *at);
             if earliest.is_some_and(|at| at <= now) {
                 self.fire(now).await;
@@ -114,7 +166,10 @@ impl Scheduler {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Deploy(set) => self.deploy(set, Utc::now()),
+            Command::Deploy(set) => {
+                let now = self.clock.now();
+                self.deploy(set, now);
+            }
             Command::RunNow { job, force, reply } => {
                 let result = self.run_now(&job, force).await;
                 let _ = reply.send(result);
@@ -223,7 +278,7 @@ impl Scheduler {
         let occurrence = Occurrence {
             job: Arc::clone(&entry.job),
             commit: entry.commit.clone(),
-            scheduled_for: Utc::now(),
+            scheduled_for: self.clock.now(),
             trigger: Trigger::Manual,
         };
         let admissions = self
@@ -404,6 +459,121 @@ mod tests {
         let rows = missed_rows(&job, "c", &plan);
         assert_eq!(rows.len(), MAX_MISSED_ROWS);
         assert!(rows[0].error.as_deref().is_some_and(|e| e.contains("more not counted")));
+    }
+
+    /// Records what the scheduler dispatches, and when (by the scheduler's clock).
+    #[derive(Clone, Default)]
+    struct Recorder {
+        fired: Arc<std::sync::Mutex<Vec<(DateTime<Utc>, String, DateTime<Utc>, Trigger)>>>,
+        clock: Arc<std::sync::Mutex<Option<Clock>>>,
+    }
+
+    impl Dispatch for Recorder {
+        fn submit(
+            &self,
+            batch: Vec<Occurrence>,
+            _records: Vec<NewRun>,
+            _cursors: Vec<(String, DateTime<Utc>)>,
+            _force: bool,
+        ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
+            let now = self.clock.lock().expect("clock").as_ref().map(Clock::now).unwrap_or_default();
+            let mut fired = self.fired.lock().expect("fired");
+            for occurrence in &batch {
+                fired.push((now, occurrence.job.id.to_string(), occurrence.scheduled_for, occurrence.trigger));
+            }
+            std::future::ready(Ok(batch.iter().map(|_| Admission::Started(1)).collect()))
+        }
+    }
+
+    fn named(id: &str, schedule: &str, zone: &str) -> Arc<Job> {
+        let text = format!(
+            "name = \"{id}\"\nkind = \"agent\"\nschedule = \"{schedule}\"\ntimezone = \"{zone}\"\n[agent]\nprompt = \"hi\"\n"
+        );
+        load_file(&SourceFile {
+            path: format!("jobs/{id}.toml"),
+            id: id.into(),
+            content: SourceContent::Text(text),
+        })
+        .expect("valid job")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_each_occurrence_on_time_by_the_paused_clock() {
+        let clock = Clock::from_tokio(at("2026-11-25T21:59:00Z"));
+        let recorder = Recorder::default();
+        *recorder.clock.lock().expect("clock") = Some(clock.clone());
+        let mut scheduler = Scheduler::new(recorder.clone(), clock.clone());
+        let deployed = |job: Arc<Job>| Deployed { job, commit: "c1".into(), cursor: None };
+        scheduler.deploy(
+            vec![
+                deployed(named("briefing", "0 7 * * *", "Asia/Seoul")),
+                deployed(named("ticker", "*/20 * * * * *", "UTC")),
+            ],
+            clock.now(),
+        );
+        let (commands, queue) = mpsc::channel(8);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(scheduler.run(queue, stopped));
+
+        tokio::time::sleep(Duration::from_secs(90)).await;
+        // Replace the ticker with a slower one mid-way; the briefing stays as it is.
+        commands
+            .send(Command::Deploy(vec![
+                deployed(named("briefing", "0 7 * * *", "Asia/Seoul")),
+                deployed(named("ticker", "*/30 * * * * *", "UTC")),
+            ]))
+            .await
+            .expect("deploy");
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::RunNow { job: "nope".into(), force: false, reply })
+            .await
+            .expect("run now");
+        let refused = answer.await.expect("answer").expect_err("unknown job");
+        assert!(refused.contains("deployed: briefing, ticker"), "{refused}");
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        stop.send(true).expect("stop");
+        task.await.expect("scheduler ends");
+
+        let fired = recorder.fired.lock().expect("fired").clone();
+        let briefing: Vec<_> = fired.iter().filter(|f| f.1 == "briefing").collect();
+        assert_eq!(briefing.len(), 1, "{fired:?}");
+        assert_eq!(briefing[0].2, at("2026-11-25T22:00:00Z"), "07:00 in Seoul");
+        let ticks: Vec<DateTime<Utc>> = fired.iter().filter(|f| f.1 == "ticker").map(|f| f.2).collect();
+        let expected: Vec<DateTime<Utc>> = [
+            "21:59:20", "21:59:40", "22:00:00", "22:00:20", // every 20 s until the deploy at 22:00:30
+            "22:01:00", "22:01:30",                         // then every 30 s
+        ]
+        .iter()
+        .map(|t| at(&format!("2026-11-25T{t}Z")))
+        .collect();
+        assert_eq!(ticks, expected);
+        for (dispatched, _, scheduled, trigger) in &fired {
+            assert_eq!(dispatched, scheduled, "dispatched late");
+            assert_eq!(*trigger, Trigger::Schedule);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_wake_goes_through_catchup() {
+        // The cursor says the last handled occurrence was three hours ago: the daemon was down.
+        let clock = Clock::from_tokio(at("2026-11-25T12:00:30Z"));
+        let recorder = Recorder::default();
+        *recorder.clock.lock().expect("clock") = Some(clock.clone());
+        let mut scheduler = Scheduler::new(recorder.clone(), clock.clone());
+        scheduler.deploy(
+            vec![Deployed {
+                job: named("hourly", "0 * * * *", "UTC"),
+                commit: "c".into(),
+                cursor: Some(at("2026-11-25T09:00:00Z")),
+            }],
+            clock.now(),
+        );
+        scheduler.fire(clock.now()).await;
+        let fired = recorder.fired.lock().expect("fired").clone();
+        // 10:00 and 11:00 are late (missed, latest supersedes); 12:00 is on time.
+        let runs: Vec<_> = fired.iter().map(|f| (f.2, f.3)).collect();
+        assert_eq!(runs, vec![(at("2026-11-25T12:00:00Z"), Trigger::Schedule)]);
     }
 
     #[test]

@@ -1,0 +1,235 @@
+//! `backoffice serve`: the composition root. Opens the state, recovers from a crash, starts
+//! the scheduler, the sync loop and the control socket, and shuts them down in order.
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use crate::connectors::Connectors;
+use crate::control;
+use crate::owner::{self, OwnerLock};
+use crate::runner::Runner;
+use crate::scheduler::{Clock, Command, Scheduler};
+use crate::store::{Store, runs};
+use crate::sync::{Source, SyncError, Syncer};
+use crate::watch::watch_refs;
+
+/// After a ref-change event, wait this long for the rest of a burst (a push writes several
+/// files) before reading the ref.
+const DEBOUNCE: Duration = Duration::from_millis(10);
+/// In local mode, look at the ref this often even without events (a missed inotify event,
+/// a network file system).
+const SAFETY_POLL: Duration = Duration::from_secs(30);
+
+/// How `serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub state_dir: PathBuf,
+    pub source: Source,
+    /// Fetch interval in remote mode.
+    pub poll: Duration,
+    pub allow_empty: bool,
+    /// How long running jobs get to finish on shutdown.
+    pub grace: Duration,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot use state folder {path}: {source}")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another `backoffice serve` is already using {path}{pid}; stop it or pass another --state")]
+    AlreadyRunning { path: PathBuf, pid: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("cannot create the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot listen on {path}: {source}")]
+    Socket {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The exclusive lock that makes one daemon per state folder.
+pub struct DaemonLock {
+    _file: File,
+}
+
+/// Takes the daemon lock of `state_dir`, writing our pid into it.
+pub fn lock_daemon(state_dir: &Path) -> Result<DaemonLock, ServeError> {
+    let path = state_dir.join("daemon.lock");
+    let state_error = |source| ServeError::State {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(state_error)?;
+    if file.try_lock().is_err() {
+        return Err(ServeError::AlreadyRunning {
+            path: state_dir.to_path_buf(),
+            pid: daemon_pid(state_dir).map_or(String::new(), |pid| format!(" (pid {pid})")),
+        });
+    }
+    file.set_len(0).map_err(state_error)?;
+    write!(file, "{}", std::process::id()).map_err(state_error)?;
+    Ok(DaemonLock { _file: file })
+}
+
+/// The pid of the daemon using `state_dir`, when one is running.
+pub fn daemon_pid(state_dir: &Path) -> Option<u32> {
+    let path = state_dir.join("daemon.lock");
+    let file = File::open(&path).ok()?;
+    if file.try_lock().is_ok() {
+        return None;
+    }
+    std::fs::read_to_string(&path).ok()?.trim().parse().ok()
+}
+
+/// Runs the daemon until `shutdown` completes.
+pub async fn serve(options: ServeOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let state = options.state_dir.clone();
+    std::fs::create_dir_all(&state).map_err(|source| ServeError::State {
+        path: state.clone(),
+        source,
+    })?;
+    let _daemon = lock_daemon(&state)?;
+    let store = Store::open(&state.join("runs.db"))?;
+    let owner = OwnerLock::acquire(&state).map_err(|source| ServeError::State {
+        path: state.join("owners"),
+        source,
+    })?;
+    let recovered = {
+        let state = state.clone();
+        store.with(move |conn| runs::interrupt_orphans(conn, |token| owner::is_alive(&state, token)))?
+    };
+    for run in &recovered {
+        tracing::warn!(job = %run.job_id, run = run.id, "marked interrupted: its process stopped before it finished");
+    }
+    let runner = Runner::new(store.clone(), Arc::new(Connectors::from_env()?), owner.token().to_string());
+
+    let mut syncer = {
+        let (source, state, store, allow_empty) = (options.source.clone(), state.clone(), store.clone(), options.allow_empty);
+        blocking(move || Syncer::open(&source, &state, store, allow_empty)).await?
+    };
+    let deployed = syncer.load_deployed()?;
+    let mut scheduler = Scheduler::new(runner.clone(), Clock::system());
+    scheduler.deploy(deployed, Utc::now());
+
+    let (commands, command_queue) = mpsc::channel(256);
+    let (stop, stopped) = watch::channel(false);
+    let scheduling = tokio::spawn(scheduler.run(command_queue, stopped.clone()));
+
+    let socket = control::socket_path(&state);
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(|source| ServeError::Socket {
+        path: socket.clone(),
+        source,
+    })?;
+    let controlling = tokio::spawn(control::serve(listener, commands.clone(), runner.clone(), stopped.clone()));
+
+    let watch_dir = syncer.watch_dir();
+    let poll = if watch_dir.is_some() { SAFETY_POLL } else { options.poll };
+    tracing::info!("serving jobs from {}; state in {}", syncer.label(), state.display());
+    let syncing = tokio::spawn(sync_loop(syncer, watch_dir, poll, commands, stopped));
+
+    shutdown.await;
+    tracing::info!("shutting down: no new runs start");
+    let _ = stop.send(true);
+    let _ = tokio::join!(scheduling, controlling, syncing);
+    let active = runner.active();
+    if active > 0 {
+        tracing::info!("waiting up to {:?} for {active} running job(s)", options.grace);
+    }
+    let cut = runner.shutdown(options.grace).await;
+    if cut > 0 {
+        tracing::warn!("{cut} run(s) cut off after the grace period; recorded as cancelled");
+    }
+    let _ = std::fs::remove_file(&socket);
+    drop(owner);
+    Ok(())
+}
+
+async fn sync_loop(
+    mut syncer: Syncer,
+    watch_dir: Option<PathBuf>,
+    poll: Duration,
+    commands: mpsc::Sender<Command>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let _watcher = watch_dir.and_then(|dir| match watch_refs(&dir, changed) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!("cannot watch {} ({error}); checking every {poll:?} instead", dir.display());
+            None
+        }
+    });
+    loop {
+        let (returned, result) = blocking(move || {
+            let result = syncer.sync();
+            (syncer, result)
+        })
+        .await;
+        syncer = returned;
+        match result {
+            Ok(Some(set)) => {
+                if commands.send(Command::Deploy(set)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!("sync failed, the deployed jobs keep running: {error}"),
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            Some(()) = changes.recv() => {
+                tokio::time::sleep(DEBOUNCE).await;
+                while changes.try_recv().is_ok() {}
+            }
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// Runs blocking work (git2, SQLite) off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

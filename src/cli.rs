@@ -1,0 +1,172 @@
+//! The command line: clap definitions and the dispatch to `commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+const ABOUT: &str = "Backoffice runs AI jobs defined as TOML files in git.
+
+Jobs live in jobs/*.toml of a git repository. `serve` deploys what is committed on the
+tracked branch and runs each job on its cron schedule in its own time zone; every run is
+recorded in state/runs.db.";
+
+/// The parsed command line.
+#[derive(Debug, Parser)]
+#[command(name = "backoffice", version, about = ABOUT, max_term_width = 100)]
+pub struct Cli {
+    /// Folder for runs.db and other runtime files.
+    #[arg(long, global = true, env = "BACKOFFICE_STATE", default_value = "state", value_name = "DIR")]
+    pub state: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Text for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Where the committed job files are.
+#[derive(Debug, Clone, Args)]
+pub struct RepoArgs {
+    /// Git repository (bare or with a work tree) holding jobs/.
+    #[arg(long, env = "BACKOFFICE_REPO", default_value = ".", value_name = "PATH")]
+    pub repo: PathBuf,
+    /// Branch to track [default: the repository's current branch].
+    #[arg(long, env = "BACKOFFICE_BRANCH", value_name = "NAME")]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the committed jobs/ of a branch and run them on schedule, redeploying on every
+    /// commit.
+    Serve(ServeArgs),
+    /// Validate job files in the working tree (for pull-request CI) and show when they fire.
+    Check(CheckArgs),
+    /// Show what deploying a ref would add, change and remove.
+    Plan(PlanArgs),
+    /// Run a job now, through the running daemon or in this process.
+    Run(RunArgs),
+    /// Recent runs, newest first.
+    Runs(RunsArgs),
+    /// Next fire times.
+    Next(NextArgs),
+    /// Deployed commit, sync state, and each job's next run and last outcome.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Track a remote repository instead, fetched into the state folder (local path, file://
+    /// or https://; a token can come from BACKOFFICE_GIT_TOKEN).
+    #[arg(long, env = "BACKOFFICE_REMOTE", value_name = "URL", conflicts_with = "repo")]
+    pub remote: Option<String>,
+    /// How often to fetch the remote.
+    #[arg(long, env = "BACKOFFICE_POLL", default_value = "60s", value_parser = parse_duration)]
+    pub poll: Duration,
+    /// Deploy a commit even if it removes every job (otherwise it is held).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// On SIGINT/SIGTERM, how long running jobs get to finish.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Job files or folders to check.
+    #[arg(default_value = "jobs", value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// How many fire times to show per job.
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Ref to plan (branch, remote-tracking branch, tag or commit) [default: --branch].
+    #[arg(long = "ref", value_name = "REF")]
+    pub reference: Option<String>,
+    /// Plan as `serve --allow-empty` would.
+    #[arg(long)]
+    pub allow_empty: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job id: its path under jobs/ without .toml.
+    pub job: String,
+    /// Run even if a run of the job is in progress (ignores `overlap`).
+    #[arg(long)]
+    pub force: bool,
+    /// Wait for the run (and its retries) to finish and print the outcome. Always the case
+    /// when no daemon is running.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only this job's runs.
+    pub job: Option<String>,
+    /// How many runs to show.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// Only this job.
+    pub job: Option<String>,
+    /// How many fire times per job.
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init();
+    match commands::execute(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `backoffice check`: validate job files from the working tree, for pull-request CI.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{CommandError, local_time, print_json, utc_time};
+use crate::catalog::{self, SourceContent, SourceFile};
+use crate::cli::{CheckArgs, Format};
+use crate::job_file::FileError;
+
+#[derive(Serialize)]
+struct Report {
+    valid: bool,
+    jobs: Vec<JobReport>,
+    errors: Vec<FileError>,
+}
+
+#[derive(Serialize)]
+struct JobReport {
+    id: String,
+    file: String,
+    name: String,
+    schedule: String,
+    timezone: String,
+    enabled: bool,
+    next: Vec<Firing>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Firing {
+    local: String,
+    utc: String,
+}
+
+pub(super) fn execute(args: &CheckArgs) -> Result<ExitCode, CommandError> {
+    let mut files = Vec::new();
+    for path in &args.paths {
+        collect(path, &mut files)?;
+    }
+    let catalog = catalog::load(&files);
+    let now = Utc::now();
+    let year = now + chrono::Duration::days(366);
+    let jobs: Vec<JobReport> = catalog
+        .jobs
+        .values()
+        .map(|job| {
+            let zone = job.schedule.timezone();
+            JobReport {
+                id: job.id.to_string(),
+                file: job.file.clone(),
+                name: job.name.clone(),
+                schedule: job.schedule.expression().to_string(),
+                timezone: zone.name().to_string(),
+                enabled: job.enabled,
+                next: job
+                    .schedule
+                    .upcoming(now, args.count)
+                    .into_iter()
+                    .map(|at| Firing {
+                        local: local_time(at, zone),
+                        utc: utc_time(at),
+                    })
+                    .collect(),
+                warnings: job.schedule.dst_notes(now, year),
+            }
+        })
+        .collect();
+    let report = Report {
+        valid: catalog.invalid.is_empty(),
+        jobs,
+        errors: catalog.errors().cloned().collect(),
+    };
+    match args.format {
+        Format::Json => print_json(&report)?,
+        Format::Text => print_text(&report, files.len()),
+    }
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_text(report: &Report, file_count: usize) {
+    for error in &report.errors {
+        println!("error: {error}");
+    }
+    if !report.errors.is_empty() {
+        println!();
+    }
+    for job in &report.jobs {
+        let suspended = if job.enabled { "" } else { "  [suspended: enabled = false]" };
+        println!("ok  {}  ({})  \"{}\" at {} {}{suspended}", job.id, job.file, job.name, job.schedule, job.timezone);
+        for firing in &job.next {
+            println!("      {}   = {}", firing.local, firing.utc);
+        }
+        for warning in &job.warnings {
+            println!("    warning: daylight saving: {warning}");
+        }
+    }
+    let invalid_files: std::collections::BTreeSet<&str> = report.errors.iter().map(|e| e.file.as_str()).collect();
+    if file_count == 0 {
+        println!("no job files (*.toml) found");
+    } else {
+        println!(
+            "\n{} job file(s): {} valid, {} invalid",
+            file_count,
+            report.jobs.len(),
+            invalid_files.len()
+        );
+    }
+}
+
+/// Adds the job files at `path` (a file, or a folder searched recursively).
+fn collect(path: &Path, files: &mut Vec<SourceFile>) -> Result<(), CommandError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| CommandError::Io {
+        context: format!("cannot read {}", path.display()),
+        source,
+    })?;
+    if meta.is_dir() {
+        let root = path.to_path_buf();
+        walk(&root, &root, files)
+    } else {
+        files.push(source_file(path, path.parent().unwrap_or(Path::new("")), meta.file_type().is_symlink())?);
+        Ok(())
+    }
+}
+
+fn walk(root: &Path, folder: &Path, files: &mut Vec<SourceFile>) -> Result<(), CommandError> {
+    let io = |source| CommandError::Io {
+        context: format!("cannot list {}", folder.display()),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(io)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let meta = std::fs::symlink_metadata(&entry).map_err(io)?;
+        if meta.is_dir() {
+            walk(root, &entry, files)?;
+        } else if entry.extension().is_some_and(|e| e == "toml") {
+            files.push(source_file(&entry, root, meta.file_type().is_symlink())?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file; its id is its path below the nearest `jobs` folder (as in git), else below
+/// the folder it was found in.
+fn source_file(path: &Path, root: &Path, is_symlink: bool) -> Result<SourceFile, CommandError> {
+    let components: Vec<Component<'_>> = path.components().collect();
+    let after_jobs = components
+        .iter()
+        .rposition(|c| c.as_os_str() == "jobs")
+        .map(|index| components[index + 1..].iter().collect::<PathBuf>());
+    let relative = after_jobs
+        .or_else(|| path.strip_prefix(root).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    let id = relative
+        .with_extension("")
+        .to_string_lossy()
+        .replace('\\', "/");
+    let content = if is_symlink {
+        SourceContent::Symlink
+    } else {
+        let bytes = std::fs::read(path).map_err(|source| CommandError::Io {
+            context: format!("cannot read {}", path.display()),
+            source,
+        })?;
+        match String::from_utf8(bytes) {
+            Ok(text) => SourceContent::Text(text),
+            Err(_) => SourceContent::NotUtf8,
+        }
+    };
+    Ok(SourceFile {
+        path: path.display().to_string(),
+        id,
+        content,
+    })
+}

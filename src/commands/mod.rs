@@ -1,0 +1,234 @@
+//! One file per subcommand. Each returns the exit code: 0 for success, 1 when what it
+//! reports is a failure (invalid files, a failed run); errors that stop it are exit code 2.
+
+mod check;
+mod next;
+mod plan;
+mod run;
+mod runs;
+mod status;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::{self, ServeOptions};
+use crate::catalog::{self, SourceContent, SourceFile};
+use crate::cli::{Cli, Command, RepoArgs};
+use crate::job::{Job, JobId};
+use crate::repo::{Repo, RepoError};
+use crate::store::{Store, StoreError, jobs};
+use crate::sync::{self, FileCache, Source};
+
+/// Why a command could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Serve(#[from] app::ServeError),
+    #[error("{0}")]
+    Message(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs the parsed command.
+pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
+    let state = cli.state;
+    match cli.command {
+        Command::Serve(args) => {
+            let source = match args.remote {
+                Some(url) => Source::Remote {
+                    url,
+                    branch: args.repo.branch,
+                },
+                None => Source::Local {
+                    path: args.repo.repo,
+                    branch: args.repo.branch,
+                },
+            };
+            let options = ServeOptions {
+                state_dir: state,
+                source,
+                poll: args.poll,
+                allow_empty: args.allow_empty,
+                grace: args.grace,
+            };
+            runtime()?.block_on(app::serve(options, app::shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(args) => check::execute(&args),
+        Command::Plan(args) => plan::execute(&state, &args),
+        Command::Run(args) => run::execute(&state, &args),
+        Command::Runs(args) => runs::execute(&state, &args),
+        Command::Next(args) => next::execute(&state, &args),
+        Command::Status(args) => status::execute(&state, &args),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CommandError::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })
+}
+
+/// The run store of `state`, or `None` when no daemon or run ever created it.
+fn existing_store(state: &Path) -> Result<Option<Store>, CommandError> {
+    let path = state.join("runs.db");
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Store::open(&path)?))
+}
+
+/// A job with the commit it came from and its cursor, wherever it was found.
+struct KnownJob {
+    job: Arc<Job>,
+    commit: String,
+    cursor: Option<DateTime<Utc>>,
+}
+
+/// Where the jobs shown came from.
+enum JobsOrigin {
+    Deployed,
+    Committed { reference: String, commit: String },
+}
+
+/// The deployed jobs when a daemon has deployed any, else the committed jobs of the repo.
+fn known_jobs(state: &Path, repo: &RepoArgs) -> Result<(BTreeMap<JobId, KnownJob>, JobsOrigin), CommandError> {
+    if let Some(store) = existing_store(state)? {
+        let rows = store.with(|conn| jobs::all(conn))?;
+        if !rows.is_empty() {
+            let mut known = BTreeMap::new();
+            for row in rows {
+                let parsed = catalog::load_file(&SourceFile {
+                    path: row.file.clone(),
+                    id: row.id.clone(),
+                    content: SourceContent::Text(row.source.clone()),
+                });
+                if let Ok(job) = parsed {
+                    known.insert(
+                        job.id.clone(),
+                        KnownJob {
+                            job,
+                            commit: row.commit_id.clone(),
+                            cursor: row.cursor,
+                        },
+                    );
+                }
+            }
+            return Ok((known, JobsOrigin::Deployed));
+        }
+    }
+    let opened = Repo::open(&repo.repo)?;
+    let reference = match &repo.branch {
+        Some(branch) => branch.clone(),
+        None => opened.current_branch()?,
+    };
+    let oid = opened.resolve(&reference)?;
+    let commit = oid.to_string();
+    let jobs = sync::read_commit(&opened, oid, &mut FileCache::default())?;
+    let known = jobs
+        .catalog
+        .jobs
+        .into_iter()
+        .map(|(id, job)| {
+            (
+                id,
+                KnownJob {
+                    job,
+                    commit: commit.clone(),
+                    cursor: None,
+                },
+            )
+        })
+        .collect();
+    Ok((known, JobsOrigin::Committed { reference, commit }))
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json(value: &impl serde::Serialize) -> Result<(), CommandError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CommandError::Message(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `2026-11-26 Thu 07:00 KST` in the job's zone.
+fn local_time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %a %H:%M:%S %Z").to_string()
+}
+
+/// `2026-11-25 22:00 UTC`.
+fn utc_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `in 3h 12m`, `5m ago`.
+fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (at - now).num_seconds();
+    let magnitude = crate::duration::format(std::time::Duration::from_secs(seconds.unsigned_abs()));
+    let coarse = coarsen(&magnitude);
+    if seconds >= 0 {
+        format!("in {coarse}")
+    } else {
+        format!("{coarse} ago")
+    }
+}
+
+/// Keeps the two largest units of a duration string (`1d2h3m4s` → `1d2h`).
+fn coarsen(text: &str) -> String {
+    let mut units = 0;
+    let mut out = String::new();
+    for c in text.chars() {
+        out.push(c);
+        if c.is_ascii_alphabetic() {
+            units += 1;
+            if units == 2 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A short commit id.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// The first line of `text`, at most `limit` characters.
+fn one_line(text: &str, limit: usize) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if line.chars().count() > limit {
+        format!("{}…", line.chars().take(limit).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(relative(now + chrono::Duration::seconds(3 * 3600 + 720 + 5), now), "in 3h12m");
+        assert_eq!(relative(now - chrono::Duration::seconds(300), now), "5m ago");
+        assert_eq!(one_line("\n  first line\nsecond", 5), "first…");
+    }
+}

@@ -1,0 +1,172 @@
+//! `backoffice run JOB`: run a job now. Through the daemon's control socket when a daemon
+//! runs (so its overlap rules and run tracking apply), otherwise in this process.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{CommandError, known_jobs, print_json, runtime};
+use crate::cli::{Format, RunArgs};
+use crate::connectors::Connectors;
+use crate::control::{Client, Reply, RunRequest};
+use crate::owner::OwnerLock;
+use crate::runner::{Admission, Occurrence, RunEvent, Runner};
+use crate::store::Store;
+use crate::store::runs::{self, RunStatus, Trigger};
+
+pub(super) fn execute(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
+    match Client::connect(state) {
+        Some(client) => through_daemon(client, args),
+        None => in_process(state, args),
+    }
+}
+
+fn through_daemon(mut client: Client, args: &RunArgs) -> Result<ExitCode, CommandError> {
+    let io = |source| CommandError::Io {
+        context: "talking to the running daemon".into(),
+        source,
+    };
+    client
+        .send(&RunRequest {
+            job: args.job.clone(),
+            force: args.force,
+            wait: args.wait,
+        })
+        .map_err(io)?;
+    let admission = match client.next_reply().map_err(io)? {
+        Some(Reply::Admitted { admission }) => admission,
+        Some(Reply::Rejected { error }) => return Err(CommandError::Message(error)),
+        Some(Reply::Event { .. }) | None => {
+            return Err(CommandError::Message("the daemon closed the connection without an answer".into()));
+        }
+    };
+    if args.format == Format::Json && !args.wait {
+        print_json(&admission)?;
+    } else if args.format == Format::Text {
+        print_admission(&args.job, admission, "the running daemon");
+    }
+    let Admission::Started(_) = admission else {
+        return Ok(ExitCode::from(u8::from(!matches!(admission, Admission::Queued))));
+    };
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut last_status = RunStatus::Failed;
+    while let Some(reply) = client.next_reply().map_err(io)? {
+        if let Reply::Event { event } = reply {
+            if args.format == Format::Json {
+                print_json(&event)?;
+            } else {
+                print_event(&event);
+            }
+            last_status = event.status;
+            if event.last {
+                break;
+            }
+        }
+    }
+    Ok(exit_for(last_status))
+}
+
+fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
+    let (jobs, _) = known_jobs(state, &args.repo)?;
+    let Some(known) = jobs.values().find(|k| k.job.id.as_str() == args.job) else {
+        let ids: Vec<&str> = jobs.keys().map(|id| id.as_str()).collect();
+        return Err(CommandError::Message(format!(
+            "no job `{}`; jobs: {}",
+            args.job,
+            if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+        )));
+    };
+    std::fs::create_dir_all(state).map_err(|source| CommandError::Io {
+        context: format!("cannot create {}", state.display()),
+        source,
+    })?;
+    let store = Store::open(&state.join("runs.db"))?;
+    let owner = OwnerLock::acquire(state).map_err(|source| CommandError::Io {
+        context: format!("cannot create an owner lock in {}", state.display()),
+        source,
+    })?;
+    let connectors = Connectors::from_env().map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
+    let occurrence = Occurrence {
+        job: Arc::clone(&known.job),
+        commit: known.commit.clone(),
+        scheduled_for: Utc::now(),
+        trigger: Trigger::Manual,
+    };
+    let format = args.format;
+    let job_id = args.job.clone();
+    let force = args.force;
+    let final_run = runtime()?.block_on(async move {
+        let runner = Runner::new(store.clone(), Arc::new(connectors), owner.token().to_string());
+        let mut events = runner.subscribe();
+        let admission = runner.submit(vec![occurrence], vec![], vec![], force).await?;
+        let admission = admission.first().copied().unwrap_or(Admission::AlreadyClaimed);
+        if format == Format::Text {
+            print_admission(&job_id, admission, "this process (no daemon is running)");
+        }
+        let Admission::Started(chain) = admission else { return Ok::<_, CommandError>(None) };
+        let mut last_id = chain;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) if event.chain == chain => {
+                        if format == Format::Text { print_event(&event); }
+                        last_id = event.run_id;
+                        if event.last { break; }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("interrupted: cancelling the run");
+                    runner.shutdown(Duration::ZERO).await;
+                    break;
+                }
+            }
+        }
+        let row = store.call(move |conn| runs::get(conn, last_id)).await?;
+        drop(owner);
+        Ok(row)
+    })?;
+    let Some(row) = final_run else {
+        return Ok(ExitCode::from(1));
+    };
+    match format {
+        Format::Json => print_json(&row)?,
+        Format::Text => {
+            if let Some(result) = &row.result {
+                println!("\n{result}");
+            }
+        }
+    }
+    Ok(exit_for(row.status))
+}
+
+fn print_admission(job: &str, admission: Admission, by: &str) {
+    match admission {
+        Admission::Started(id) => println!("run #{id} of {job} started by {by}"),
+        Admission::Skipped(_) => println!("{job} was not started: a run is in progress (overlap = \"skip\"); use --force to run anyway"),
+        Admission::Queued => println!("{job} is queued behind the run in progress (overlap = \"queue_one\")"),
+        Admission::AlreadyClaimed => println!("{job}: this occurrence was already claimed"),
+    }
+}
+
+fn print_event(event: &RunEvent) {
+    let more = if event.last { "" } else { "; retrying" };
+    match &event.error {
+        Some(error) => println!("run #{} (attempt {}): {}: {error}{more}", event.run_id, event.attempt, event.status),
+        None => println!("run #{} (attempt {}): {}", event.run_id, event.attempt, event.status),
+    }
+}
+
+fn exit_for(status: RunStatus) -> ExitCode {
+    if status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,59 @@
+//! `backoffice runs`: recent runs, newest first.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::Utc;
+
+use super::{CommandError, existing_store, one_line, print_json, relative};
+use crate::cli::{Format, RunsArgs};
+use crate::store::runs::{self, RunRow};
+
+pub(super) fn execute(state: &Path, args: &RunsArgs) -> Result<ExitCode, CommandError> {
+    let rows = match existing_store(state)? {
+        Some(store) => {
+            let job = args.job.clone();
+            let limit = args.limit;
+            store.with(move |conn| runs::recent(conn, job.as_deref(), limit))?
+        }
+        None => Vec::new(),
+    };
+    match args.format {
+        Format::Json => print_json(&rows)?,
+        Format::Text => print_text(&rows, state),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_text(rows: &[RunRow], state: &Path) {
+    if rows.is_empty() {
+        println!("no runs recorded in {}", state.join("runs.db").display());
+        return;
+    }
+    let now = Utc::now();
+    println!(
+        "{:>6}  {:<24} {:<11} {:<9} {:<17} {:>9}  {:<3} DETAIL",
+        "RUN", "JOB", "STATUS", "TRIGGER", "SCHEDULED", "DURATION", "TRY"
+    );
+    for run in rows {
+        let duration = run
+            .duration_ms
+            .map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        let detail = run
+            .error
+            .as_deref()
+            .or(run.result.as_deref())
+            .map_or(String::new(), |t| one_line(t, 70));
+        println!(
+            "{:>6}  {:<24} {:<11} {:<9} {:<17} {:>9}  {:<3} {}",
+            run.id,
+            run.job_id,
+            run.status.as_str(),
+            run.trigger.as_str(),
+            relative(run.scheduled_for, now),
+            duration,
+            run.attempt,
+            detail
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Sync: from the tracked git ref to the deployed job set.
+//!
+//! Resolves (or fetches) the ref, reads the committed job files, validates them, plans against
+//! what is deployed and records the deployment and the new deployed set in one transaction.
+//! Blocking (git2 and SQLite): the daemon calls it on tokio's blocking pool. Unchanged blobs
+//! are not parsed again, so a push touching one file of 10,000 costs one parse.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use git2::Oid;
+
+use crate::catalog::{self, Catalog, FileOutcome, SourceContent, SourceFile};
+use crate::connectors::redact_url;
+use crate::job::{Job, JobId};
+use crate::reconcile::{self, Plan};
+use crate::repo::{CommitInfo, Repo, RepoError};
+use crate::scheduler::Deployed;
+use crate::store::deployments::{self, Deployment, DeploymentOutcome};
+use crate::store::jobs::{self, DeployedRow};
+use crate::store::{Store, StoreError};
+
+/// Where job files come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A repository on this machine (bare or not); `branch` defaults to its HEAD's branch.
+    Local { path: PathBuf, branch: Option<String> },
+    /// A repository fetched into `state/remote.git`; `branch` defaults to `main`.
+    Remote { url: String, branch: Option<String> },
+}
+
+/// A sync failure: the deployed jobs keep running, and the failure is recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parsed job files by path, keyed by blob so unchanged files are not parsed again.
+#[derive(Default)]
+pub struct FileCache {
+    files: HashMap<String, CachedFile>,
+}
+
+struct CachedFile {
+    blob: Oid,
+    outcome: FileOutcome,
+    text: Option<String>,
+}
+
+/// The jobs of one commit, and each valid job's file text.
+pub struct CommitJobs {
+    pub catalog: Catalog,
+    pub texts: HashMap<JobId, String>,
+}
+
+/// Reads and validates every job file of commit `oid`.
+pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<CommitJobs, RepoError> {
+    let files = repo.job_files(oid)?;
+    let mut seen = HashMap::with_capacity(files.len());
+    for file in &files {
+        seen.insert(file.path.clone(), ());
+        if cache.files.get(&file.path).is_some_and(|c| c.blob == file.blob && !file.is_symlink) {
+            continue;
+        }
+        let content = repo.read(file)?;
+        let text = match &content {
+            SourceContent::Text(text) => Some(text.clone()),
+            _ => None,
+        };
+        let outcome = catalog::load_file(&SourceFile {
+            path: file.path.clone(),
+            id: file.id.clone(),
+            content,
+        });
+        cache.files.insert(
+            file.path.clone(),
+            CachedFile {
+                blob: file.blob,
+                outcome,
+                text,
+            },
+        );
+    }
+    cache.files.retain(|path, _| seen.contains_key(path));
+    let mut texts = HashMap::new();
+    for cached in cache.files.values() {
+        if let (Ok(job), Some(text)) = (&cached.outcome, &cached.text) {
+            texts.insert(job.id.clone(), text.clone());
+        }
+    }
+    let catalog = catalog::assemble(cache.files.values().map(|c| c.outcome.clone()));
+    Ok(CommitJobs { catalog, texts })
+}
+
+struct DeployedJob {
+    job: Arc<Job>,
+    row: DeployedRow,
+}
+
+/// Keeps the deployed set in step with the tracked ref.
+pub struct Syncer {
+    repo: Repo,
+    url: Option<String>,
+    branch: String,
+    label: String,
+    store: Store,
+    allow_empty: bool,
+    cache: FileCache,
+    deployed: BTreeMap<JobId, DeployedJob>,
+    last_commit: Option<Oid>,
+}
+
+impl Syncer {
+    /// Opens the source. Remote mode keeps its mirror in `state_dir/remote.git`.
+    pub fn open(source: &Source, state_dir: &Path, store: Store, allow_empty: bool) -> Result<Syncer, SyncError> {
+        let (repo, url, branch) = match source {
+            Source::Local { path, branch } => {
+                let repo = Repo::open(path)?;
+                let branch = match branch {
+                    Some(branch) => branch.clone(),
+                    None => repo.current_branch()?,
+                };
+                (repo, None, branch)
+            }
+            Source::Remote { url, branch } => {
+                let repo = Repo::open_mirror(&state_dir.join("remote.git"))?;
+                (repo, Some(url.clone()), branch.clone().unwrap_or_else(|| "main".into()))
+            }
+        };
+        let label = match &url {
+            Some(url) => format!("{} ({branch})", redact_url(url)),
+            None => format!("{} ({branch})", repo.path().display()),
+        };
+        Ok(Syncer {
+            repo,
+            url,
+            branch,
+            label,
+            store,
+            allow_empty,
+            cache: FileCache::default(),
+            deployed: BTreeMap::new(),
+            last_commit: None,
+        })
+    }
+
+    /// What is tracked, for logs and status: `/srv/jobs.git (main)`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The git folder to watch for ref changes (local mode only).
+    pub fn watch_dir(&self) -> Option<PathBuf> {
+        self.url.is_none().then(|| self.repo.git_dir())
+    }
+
+    /// Loads the deployed set recorded by an earlier run, so jobs keep running even if the
+    /// repository cannot be read right now.
+    pub fn load_deployed(&mut self) -> Result<Vec<Deployed>, SyncError> {
+        let rows = self.store.with(|conn| jobs::all(conn))?;
+        self.deployed.clear();
+        for row in rows {
+            let parsed = catalog::load_file(&SourceFile {
+                path: row.file.clone(),
+                id: row.id.clone(),
+                content: SourceContent::Text(row.source.clone()),
+            });
+            match parsed {
+                Ok(job) => {
+                    self.deployed.insert(job.id.clone(), DeployedJob { job, row });
+                }
+                Err(invalid) => {
+                    let errors: Vec<String> = invalid.errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(job = %row.id, "the deployed version no longer validates and is not scheduled: {}", errors.join("; "));
+                }
+            }
+        }
+        Ok(self.scheduler_set())
+    }
+
+    fn scheduler_set(&self) -> Vec<Deployed> {
+        self.deployed
+            .values()
+            .map(|d| Deployed {
+                job: Arc::clone(&d.job),
+                commit: d.row.commit_id.clone(),
+                cursor: d.row.cursor,
+            })
+            .collect()
+    }
+
+    /// Brings the deployed set to the tracked ref. `Ok(None)` when nothing moved.
+    pub fn sync(&mut self) -> Result<Option<Vec<Deployed>>, SyncError> {
+        let oid = match self.resolve() {
+            Ok(oid) => oid,
+            Err(error) => {
+                let message = error.to_string();
+                let label = self.label.clone();
+                self.store.with(move |conn| {
+                    deployments::record_failure(conn, &label, None, Utc::now(), &message)
+                })?;
+                return Err(error.into());
+            }
+        };
+        if self.last_commit == Some(oid) {
+            return Ok(None);
+        }
+        if self.last_commit.is_none() {
+            let state = self.store.with(|conn| deployments::sync_state(conn))?;
+            if state.and_then(|s| s.applied_commit).as_deref() == Some(oid.to_string().as_str()) {
+                self.last_commit = Some(oid);
+                return Ok(None);
+            }
+        }
+        let commit = self.repo.commit_info(oid)?;
+        let jobs = read_commit(&self.repo, oid, &mut self.cache)?;
+        let current: BTreeMap<JobId, Arc<Job>> = self
+            .deployed
+            .iter()
+            .map(|(id, d)| (id.clone(), Arc::clone(&d.job)))
+            .collect();
+        let plan = reconcile::plan(&jobs.catalog, &current, self.allow_empty);
+        self.apply(&commit, &jobs, &plan)?;
+        self.last_commit = Some(oid);
+        log_plan(&self.label, &commit, &plan);
+        Ok((!plan.held).then(|| self.scheduler_set()))
+    }
+
+    fn resolve(&self) -> Result<Oid, RepoError> {
+        match &self.url {
+            Some(url) => {
+                let oid = self.repo.fetch(url, &self.branch)?;
+                let label = self.label.clone();
+                if let Err(error) = self
+                    .store
+                    .with(move |conn| deployments::record_fetch(conn, &label, Utc::now()))
+                {
+                    tracing::warn!("cannot record the fetch time: {error}");
+                }
+                Ok(oid)
+            }
+            None => self.repo.resolve(&self.branch),
+        }
+    }
+
+    fn apply(&mut self, commit: &CommitInfo, jobs: &CommitJobs, plan: &Plan) -> Result<(), SyncError> {
+        let now = Utc::now();
+        let mut rows = Vec::new();
+        let mut next: BTreeMap<JobId, Arc<Job>> = BTreeMap::new();
+        for (id, job) in &jobs.catalog.jobs {
+            rows.push(DeployedRow {
+                id: id.to_string(),
+                file: job.file.clone(),
+                source: jobs.texts.get(id).cloned().unwrap_or_default(),
+                definition_hash: job.definition_hash(),
+                commit_id: commit.id.clone(),
+                deployed_at: now,
+                invalid_errors: Vec::new(),
+                invalid_commit: None,
+                cursor: Some(now),
+            });
+            next.insert(id.clone(), Arc::clone(job));
+        }
+        for id in &plan.kept {
+            let Some(current) = self.deployed.get(id) else { continue };
+            let errors = plan
+                .invalid
+                .iter()
+                .filter(|f| f.id.as_ref() == Some(id))
+                .flat_map(|f| f.errors.clone())
+                .collect();
+            rows.push(DeployedRow {
+                invalid_errors: errors,
+                invalid_commit: Some(commit.id.clone()),
+                ..current.row.clone()
+            });
+            next.insert(id.clone(), Arc::clone(&current.job));
+        }
+        let deployment = Deployment {
+            id: 0,
+            commit_id: commit.id.clone(),
+            author: commit.author.clone(),
+            message: commit.message.clone(),
+            committed_at: commit.time,
+            deployed_at: now,
+            outcome: if plan.held {
+                DeploymentOutcome::Held
+            } else {
+                DeploymentOutcome::Applied
+            },
+            added: plan.added.iter().map(ToString::to_string).collect(),
+            changed: plan.changed.iter().map(|u| u.id.to_string()).collect(),
+            removed: plan.removed.iter().map(ToString::to_string).collect(),
+            errors: jobs.catalog.errors().map(ToString::to_string).collect(),
+        };
+        let label = self.label.clone();
+        let held = plan.held;
+        let stored = self.store.with(move |conn| {
+            deployments::record(conn, &label, &deployment, &rows)?;
+            if held { Ok(Vec::new()) } else { jobs::all(conn) }
+        })?;
+        if !held {
+            self.deployed = stored
+                .into_iter()
+                .filter_map(|row| {
+                    let id = JobId::new(&row.id).ok()?;
+                    let job = next.remove(&id)?;
+                    Some((id, DeployedJob { job, row }))
+                })
+                .collect();
+        }
+        Ok(())
+    }
+}
+
+fn log_plan(label: &str, commit: &CommitInfo, plan: &Plan) {
+    let short = &commit.id[..commit.id.len().min(10)];
+    if plan.held {
+        tracing::warn!(
+            "held commit {short} from {label}: it would remove every job; restart serve with --allow-empty to deploy it"
+        );
+        return;
+    }
+    tracing::info!(
+        added = plan.added.len(),
+        changed = plan.changed.len(),
+        removed = plan.removed.len(),
+        invalid = plan.invalid.len(),
+        "deployed {short} \"{}\" from {label}",
+        commit.message
+    );
+    for file in &plan.invalid {
+        for error in &file.errors {
+            tracing::warn!("{error}");
+        }
+    }
+}
