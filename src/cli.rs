@@ -161,7 +161,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init();
+    let default_level = match cli.command {
+        Command::Serve(_) => tracing::level_filters::LevelFilter::INFO,
+        _ => tracing::level_filters::LevelFilter::WARN,
+    };
+    crate::logging::init(default_level);
     match commands::execute(cli) {
         Ok(code) => code,
         Err(error) => {

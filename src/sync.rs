@@ -134,7 +134,10 @@ impl Syncer {
         };
         let label = match &url {
             Some(url) => format!("{} ({branch})", redact_url(url)),
-            None => format!("{} ({branch})", repo.path().display()),
+            None => {
+                let path = std::fs::canonicalize(repo.path()).unwrap_or_else(|_| repo.path().to_path_buf());
+                format!("{} ({branch})", path.display())
+            }
         };
         Ok(Syncer {
             repo,

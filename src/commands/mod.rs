@@ -180,6 +180,9 @@ fn utc_time(at: DateTime<Utc>) -> String {
 /// `in 3h 12m`, `5m ago`.
 fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (at - now).num_seconds();
+    if seconds == 0 {
+        return "just now".into();
+    }
     let magnitude = crate::duration::format(std::time::Duration::from_secs(seconds.unsigned_abs()));
     let coarse = coarsen(&magnitude);
     if seconds >= 0 {

@@ -19,12 +19,12 @@ use crate::store::runs::{self, RunStatus, Trigger};
 
 pub(super) fn execute(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     match Client::connect(state) {
-        Some(client) => through_daemon(client, args),
+        Some(client) => through_daemon(client, state, args),
         None => in_process(state, args),
     }
 }
 
-fn through_daemon(mut client: Client, args: &RunArgs) -> Result<ExitCode, CommandError> {
+fn through_daemon(mut client: Client, state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let io = |source| CommandError::Io {
         context: "talking to the running daemon".into(),
         source,
@@ -54,21 +54,40 @@ fn through_daemon(mut client: Client, args: &RunArgs) -> Result<ExitCode, Comman
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    let mut last_status = RunStatus::Failed;
+    let mut last = None;
     while let Some(reply) = client.next_reply().map_err(io)? {
         if let Reply::Event { event } = reply {
-            if args.format == Format::Json {
-                print_json(&event)?;
-            } else {
+            if args.format == Format::Text {
                 print_event(&event);
             }
-            last_status = event.status;
-            if event.last {
+            let done = event.last;
+            last = Some(event.run_id);
+            if done {
                 break;
             }
         }
     }
-    Ok(exit_for(last_status))
+    let Some(run_id) = last else {
+        return Err(CommandError::Message("the daemon stopped before the run finished".into()));
+    };
+    let store = Store::open(&state.join("runs.db"))?;
+    let row = store
+        .with(move |conn| runs::get(conn, run_id))?
+        .ok_or_else(|| CommandError::Message(format!("run #{run_id} is not in the database")))?;
+    print_outcome(&row, args.format)?;
+    Ok(exit_for(row.status))
+}
+
+fn print_outcome(row: &runs::RunRow, format: Format) -> Result<(), CommandError> {
+    match format {
+        Format::Json => print_json(row)?,
+        Format::Text => {
+            if let Some(result) = &row.result {
+                println!("\n{result}");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
@@ -135,14 +154,7 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let Some(row) = final_run else {
         return Ok(ExitCode::from(1));
     };
-    match format {
-        Format::Json => print_json(&row)?,
-        Format::Text => {
-            if let Some(result) = &row.result {
-                println!("\n{result}");
-            }
-        }
-    }
+    print_outcome(&row, format)?;
     Ok(exit_for(row.status))
 }
 

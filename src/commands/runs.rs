@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::Utc;
-
-use super::{CommandError, existing_store, one_line, print_json, relative};
+use super::{CommandError, existing_store, one_line, print_json};
 use crate::cli::{Format, RunsArgs};
 use crate::store::runs::{self, RunRow};
 
@@ -30,9 +28,8 @@ fn print_text(rows: &[RunRow], state: &Path) {
         println!("no runs recorded in {}", state.join("runs.db").display());
         return;
     }
-    let now = Utc::now();
     println!(
-        "{:>6}  {:<24} {:<11} {:<9} {:<17} {:>9}  {:<3} DETAIL",
+        "{:>6}  {:<24} {:<11} {:<9} {:<14} {:>9}  {:<3} DETAIL",
         "RUN", "JOB", "STATUS", "TRIGGER", "SCHEDULED", "DURATION", "TRY"
     );
     for run in rows {
@@ -45,12 +42,12 @@ fn print_text(rows: &[RunRow], state: &Path) {
             .or(run.result.as_deref())
             .map_or(String::new(), |t| one_line(t, 70));
         println!(
-            "{:>6}  {:<24} {:<11} {:<9} {:<17} {:>9}  {:<3} {}",
+            "{:>6}  {:<24} {:<11} {:<9} {:<14} {:>9}  {:<3} {}",
             run.id,
             run.job_id,
             run.status.as_str(),
             run.trigger.as_str(),
-            relative(run.scheduled_for, now),
+            run.scheduled_for.with_timezone(&chrono::Local).format("%m-%d %H:%M:%S"),
             duration,
             run.attempt,
             detail

@@ -146,7 +146,7 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
     }
     println!();
     if status.jobs.is_empty() {
-        println!("no jobs deployed");
+        println!("no jobs deployed: `backoffice serve` deploys the committed jobs/ of a branch");
         return;
     }
     println!("{:<24} {:<28} {:<40} LAST", "JOB", "SCHEDULE", "NEXT");
