@@ -48,7 +48,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("another `backoffice serve` is already using {path}{pid}; stop it or pass another --state")]
+    #[error(
+        "another `backoffice serve` is already using {path}{pid}; stop it or pass another --state"
+    )]
     AlreadyRunning { path: PathBuf, pid: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -105,7 +107,10 @@ pub fn daemon_pid(state_dir: &Path) -> Option<u32> {
 }
 
 /// Runs the daemon until `shutdown` completes.
-pub async fn serve(options: ServeOptions, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let state = options.state_dir.clone();
     std::fs::create_dir_all(&state).map_err(|source| ServeError::State {
         path: state.clone(),
@@ -119,15 +124,26 @@ pub async fn serve(options: ServeOptions, shutdown: impl Future<Output = ()>) ->
     })?;
     let recovered = {
         let state = state.clone();
-        store.with(move |conn| runs::interrupt_orphans(conn, |token| owner::is_alive(&state, token)))?
+        store.with(move |conn| {
+            runs::interrupt_orphans(conn, |token| owner::is_alive(&state, token))
+        })?
     };
     for run in &recovered {
         tracing::warn!(job = %run.job_id, run = run.id, "marked interrupted: its process stopped before it finished");
     }
-    let runner = Runner::new(store.clone(), Arc::new(Connectors::from_env()?), owner.token().to_string());
+    let runner = Runner::new(
+        store.clone(),
+        Arc::new(Connectors::from_env()?),
+        owner.token().to_string(),
+    );
 
     let mut syncer = {
-        let (source, state, store, allow_empty) = (options.source.clone(), state.clone(), store.clone(), options.allow_empty);
+        let (source, state, store, allow_empty) = (
+            options.source.clone(),
+            state.clone(),
+            store.clone(),
+            options.allow_empty,
+        );
         blocking(move || Syncer::open(&source, &state, store, allow_empty)).await?
     };
     let deployed = syncer.load_deployed()?;
@@ -140,15 +156,29 @@ pub async fn serve(options: ServeOptions, shutdown: impl Future<Output = ()>) ->
 
     let socket = control::socket_path(&state);
     let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket).map_err(|source| ServeError::Socket {
-        path: socket.clone(),
-        source,
-    })?;
-    let controlling = tokio::spawn(control::serve(listener, commands.clone(), runner.clone(), stopped.clone()));
+    let listener =
+        tokio::net::UnixListener::bind(&socket).map_err(|source| ServeError::Socket {
+            path: socket.clone(),
+            source,
+        })?;
+    let controlling = tokio::spawn(control::serve(
+        listener,
+        commands.clone(),
+        runner.clone(),
+        stopped.clone(),
+    ));
 
     let watch_dir = syncer.watch_dir();
-    let poll = if watch_dir.is_some() { SAFETY_POLL } else { options.poll };
-    tracing::info!("serving jobs from {}; state in {}", syncer.label(), state.display());
+    let poll = if watch_dir.is_some() {
+        SAFETY_POLL
+    } else {
+        options.poll
+    };
+    tracing::info!(
+        "serving jobs from {}; state in {}",
+        syncer.label(),
+        state.display()
+    );
     let syncing = tokio::spawn(sync_loop(syncer, watch_dir, poll, commands, stopped));
 
     shutdown.await;
@@ -157,7 +187,10 @@ pub async fn serve(options: ServeOptions, shutdown: impl Future<Output = ()>) ->
     let _ = tokio::join!(scheduling, controlling, syncing);
     let active = runner.active();
     if active > 0 {
-        tracing::info!("waiting up to {:?} for {active} running job(s)", options.grace);
+        tracing::info!(
+            "waiting up to {:?} for {active} running job(s)",
+            options.grace
+        );
     }
     let cut = runner.shutdown(options.grace).await;
     if cut > 0 {
@@ -179,7 +212,10 @@ async fn sync_loop(
     let _watcher = watch_dir.and_then(|dir| match watch_refs(&dir, changed) {
         Ok(watcher) => Some(watcher),
         Err(error) => {
-            tracing::warn!("cannot watch {} ({error}); checking every {poll:?} instead", dir.display());
+            tracing::warn!(
+                "cannot watch {} ({error}); checking every {poll:?} instead",
+                dir.display()
+            );
             None
         }
     });

@@ -157,7 +157,8 @@ mod tests {
         }
     }
 
-    const JOB: &str = "name = \"x\"\nkind = \"agent\"\nschedule = \"@daily\"\n[agent]\nprompt = \"hi\"\n";
+    const JOB: &str =
+        "name = \"x\"\nkind = \"agent\"\nschedule = \"@daily\"\n[agent]\nprompt = \"hi\"\n";
 
     #[test]
     fn a_bad_file_does_not_stop_the_others() {
@@ -173,8 +174,16 @@ mod tests {
         assert_eq!(ids, ["a", "team/c"]);
         let messages: Vec<String> = catalog.errors().map(ToString::to_string).collect();
         assert_eq!(messages.len(), 4, "{messages:#?}");
-        assert!(messages.iter().any(|m| m.starts_with("jobs/link.toml:1:1: is a symbolic link")));
-        assert!(messages.iter().any(|m| m.starts_with("jobs/bin.toml:1:1: is not UTF-8")));
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("jobs/link.toml:1:1: is a symbolic link"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("jobs/bin.toml:1:1: is not UTF-8"))
+        );
         assert!(messages.iter().any(|m| m.starts_with("jobs/bad name.toml:1:1: `bad name` is not a usable job id")));
         assert!(messages.iter().any(|m| m.starts_with("jobs/b.toml:1:")));
     }
@@ -187,6 +196,11 @@ mod tests {
         ]);
         assert_eq!(catalog.jobs.len(), 1);
         let error = catalog.errors().next().expect("collision");
-        assert!(error.message.contains("collides with the job in jobs/Report.toml"), "{error}");
+        assert!(
+            error
+                .message
+                .contains("collides with the job in jobs/Report.toml"),
+            "{error}"
+        );
     }
 }

@@ -19,7 +19,13 @@ recorded in state/runs.db.";
 #[command(name = "backoffice", version, about = ABOUT, max_term_width = 100)]
 pub struct Cli {
     /// Folder for runs.db and other runtime files.
-    #[arg(long, global = true, env = "BACKOFFICE_STATE", default_value = "state", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "BACKOFFICE_STATE",
+        default_value = "state",
+        value_name = "DIR"
+    )]
     pub state: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -36,7 +42,12 @@ pub enum Format {
 #[derive(Debug, Clone, Args)]
 pub struct RepoArgs {
     /// Git repository (bare or with a work tree) holding jobs/.
-    #[arg(long, env = "BACKOFFICE_REPO", default_value = ".", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "BACKOFFICE_REPO",
+        default_value = ".",
+        value_name = "PATH"
+    )]
     pub repo: PathBuf,
     /// Branch to track [default: the repository's current branch].
     #[arg(long, env = "BACKOFFICE_BRANCH", value_name = "NAME")]
@@ -68,7 +79,12 @@ pub struct ServeArgs {
     pub repo: RepoArgs,
     /// Track a remote repository instead, fetched into the state folder (local path, file://
     /// or https://; a token can come from BACKOFFICE_GIT_TOKEN).
-    #[arg(long, env = "BACKOFFICE_REMOTE", value_name = "URL", conflicts_with = "repo")]
+    #[arg(
+        long,
+        env = "BACKOFFICE_REMOTE",
+        value_name = "URL",
+        conflicts_with = "repo"
+    )]
     pub remote: Option<String>,
     /// How often to fetch the remote.
     #[arg(long, env = "BACKOFFICE_POLL", default_value = "60s", value_parser = parse_duration)]

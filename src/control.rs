@@ -69,7 +69,11 @@ pub async fn serve(
     }
 }
 
-async fn handle(stream: tokio::net::UnixStream, commands: mpsc::Sender<Command>, runner: Runner) -> std::io::Result<()> {
+async fn handle(
+    stream: tokio::net::UnixStream,
+    commands: mpsc::Sender<Command>,
+    runner: Runner,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     tokio::io::AsyncReadExt::take(tokio::io::BufReader::new(read), MAX_REQUEST)
@@ -78,7 +82,13 @@ async fn handle(stream: tokio::net::UnixStream, commands: mpsc::Sender<Command>,
     let request: RunRequest = match serde_json::from_str(&line) {
         Ok(request) => request,
         Err(error) => {
-            return send(&mut write, &Reply::Rejected { error: format!("bad request: {error}") }).await;
+            return send(
+                &mut write,
+                &Reply::Rejected {
+                    error: format!("bad request: {error}"),
+                },
+            )
+            .await;
         }
     };
     // Subscribe first so a fast run's events are not missed.
@@ -92,7 +102,9 @@ async fn handle(stream: tokio::net::UnixStream, commands: mpsc::Sender<Command>,
         })
         .await;
     let admission = match sent {
-        Ok(()) => answer.await.unwrap_or_else(|_| Err("the daemon is shutting down".into())),
+        Ok(()) => answer
+            .await
+            .unwrap_or_else(|_| Err("the daemon is shutting down".into())),
         Err(_) => Err("the daemon is shutting down".into()),
     };
     let admission = match admission {
@@ -100,7 +112,9 @@ async fn handle(stream: tokio::net::UnixStream, commands: mpsc::Sender<Command>,
         Err(error) => return send(&mut write, &Reply::Rejected { error }).await,
     };
     send(&mut write, &Reply::Admitted { admission }).await?;
-    let Admission::Started(chain) = admission else { return Ok(()) };
+    let Admission::Started(chain) = admission else {
+        return Ok(());
+    };
     if !request.wait {
         return Ok(());
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 /// Why a duration string was refused; the message is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a duration: use a number followed by s, m, h or d, such as \"90s\", \"15m\", \"2h\" or \"1h30m\"")]
+#[error(
+    "`{input}` is not a duration: use a number followed by s, m, h or d, such as \"90s\", \"15m\", \"2h\" or \"1h30m\""
+)]
 pub struct DurationError {
     input: String,
 }
@@ -55,7 +57,12 @@ pub fn format(duration: Duration) -> String {
         return "0s".to_string();
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if millis >= size {
             out.push_str(&format!("{}{unit}", millis / size));
             millis %= size;
@@ -89,7 +96,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_duration() {
-        for text in ["", "15", "m", "15 min", "1.5h", "-5m", "5w", "1h 30m", "99999999999999999999d"] {
+        for text in [
+            "",
+            "15",
+            "m",
+            "15 min",
+            "1.5h",
+            "-5m",
+            "5w",
+            "1h 30m",
+            "99999999999999999999d",
+        ] {
             let error = parse(text).expect_err(text);
             assert!(error.to_string().contains("is not a duration"), "{error}");
         }

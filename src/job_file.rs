@@ -94,7 +94,11 @@ impl Checker<'_> {
         });
     }
 
-    fn required<'v, T>(&mut self, value: &'v Option<Spanned<T>>, field: &str) -> Option<&'v Spanned<T>> {
+    fn required<'v, T>(
+        &mut self,
+        value: &'v Option<Spanned<T>>,
+        field: &str,
+    ) -> Option<&'v Spanned<T>> {
         if value.is_none() {
             self.error(0, Some(field), format!("missing required field `{field}`"));
         }
@@ -142,11 +146,18 @@ impl Checker<'_> {
         if let Some((_, choice)) = options.iter().find(|(name, _)| *name == value.get_ref()) {
             return *choice;
         }
-        let allowed: Vec<String> = options.iter().map(|(name, _)| format!("\"{name}\"")).collect();
+        let allowed: Vec<String> = options
+            .iter()
+            .map(|(name, _)| format!("\"{name}\""))
+            .collect();
         self.error(
             value.span().start,
             Some(field),
-            format!("`{}` is not allowed; use one of {}", value.get_ref(), allowed.join(", ")),
+            format!(
+                "`{}` is not allowed; use one of {}",
+                value.get_ref(),
+                allowed.join(", ")
+            ),
         );
         default
     }
@@ -189,7 +200,11 @@ fn validate(checker: &mut Checker<'_>, id: JobId, raw: RawJob) -> Option<Job> {
     if let Some((name, offset)) = &name
         && (name.is_empty() || name.chars().count() > 200)
     {
-        checker.error(*offset, Some("name"), "must be between 1 and 200 characters");
+        checker.error(
+            *offset,
+            Some("name"),
+            "must be between 1 and 200 characters",
+        );
     }
     let timezone = match &raw.timezone {
         None => Some(Tz::UTC),
@@ -211,16 +226,18 @@ fn validate(checker: &mut Checker<'_>, id: JobId, raw: RawJob) -> Option<Job> {
             }
         },
     };
-    let schedule = checker.required(&raw.schedule, "schedule").and_then(|expr| {
-        let zone = timezone?;
-        match Schedule::parse(expr.get_ref(), zone) {
-            Ok(schedule) => Some(schedule),
-            Err(error) => {
-                checker.error(expr.span().start, Some("schedule"), error.to_string());
-                None
+    let schedule = checker
+        .required(&raw.schedule, "schedule")
+        .and_then(|expr| {
+            let zone = timezone?;
+            match Schedule::parse(expr.get_ref(), zone) {
+                Ok(schedule) => Some(schedule),
+                Err(error) => {
+                    checker.error(expr.span().start, Some("schedule"), error.to_string());
+                    None
+                }
             }
-        }
-    });
+        });
     let timeout = checker.duration(
         &raw.timeout,
         "timeout",
@@ -355,16 +372,34 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
             checker.error(
                 offset,
                 Some("agent.orchestrator"),
-                format!("`{other}` is not an orchestrator; use \"llm\", \"briefing\" or \"langgraph\""),
+                format!(
+                    "`{other}` is not an orchestrator; use \"llm\", \"briefing\" or \"langgraph\""
+                ),
             );
             return None;
         }
     }
     let not_for_llm = [
-        ("agent.lookback", agent.lookback.as_ref().map(|v| v.span().start), "briefing"),
-        ("agent.sources", agent.sources.as_ref().map(|v| v.span().start), "briefing"),
-        ("agent.publish", agent.publish.as_ref().map(|v| v.span().start), "briefing"),
-        ("agent.assistant_id", agent.assistant_id.as_ref().map(|v| v.span().start), "langgraph"),
+        (
+            "agent.lookback",
+            agent.lookback.as_ref().map(|v| v.span().start),
+            "briefing",
+        ),
+        (
+            "agent.sources",
+            agent.sources.as_ref().map(|v| v.span().start),
+            "briefing",
+        ),
+        (
+            "agent.publish",
+            agent.publish.as_ref().map(|v| v.span().start),
+            "briefing",
+        ),
+        (
+            "agent.assistant_id",
+            agent.assistant_id.as_ref().map(|v| v.span().start),
+            "langgraph",
+        ),
     ];
     for (field, offset, owner) in not_for_llm {
         if let Some(offset) = offset {
@@ -378,7 +413,11 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
     let prompt = checker.required(&agent.prompt, "agent.prompt");
     if let Some(prompt) = prompt {
         if prompt.get_ref().trim().is_empty() {
-            checker.error(prompt.span().start, Some("agent.prompt"), "must not be empty");
+            checker.error(
+                prompt.span().start,
+                Some("agent.prompt"),
+                "must not be empty",
+            );
         }
         checker.template(prompt, "agent.prompt");
     }
@@ -414,7 +453,11 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
     if let Some(model) = &agent.model
         && model.get_ref().trim().is_empty()
     {
-        checker.error(model.span().start, Some("agent.model"), "must not be empty; leave it out to use BACKOFFICE_LLM_MODEL");
+        checker.error(
+            model.span().start,
+            Some("agent.model"),
+            "must not be empty; leave it out to use BACKOFFICE_LLM_MODEL",
+        );
     }
     Some(Task::Llm(LlmTask {
         model: agent.model.as_ref().map(|m| m.get_ref().trim().to_string()),
@@ -463,7 +506,12 @@ fn closest_zone(input: &str) -> Option<&'static str> {
     let lower = input.to_ascii_lowercase();
     chrono_tz::TZ_VARIANTS
         .iter()
-        .map(|tz| (tz.name(), edit_distance(&lower, &tz.name().to_ascii_lowercase())))
+        .map(|tz| {
+            (
+                tz.name(),
+                edit_distance(&lower, &tz.name().to_ascii_lowercase()),
+            )
+        })
         .filter(|(_, distance)| *distance <= 3)
         .min_by_key(|(_, distance)| *distance)
         .map(|(name, _)| name)
@@ -532,33 +580,151 @@ prompt = "Plan for {{date}} ({{weekday}})"
     /// Each bad input, and (line, column, field, words the message must contain).
     #[test]
     fn each_problem_names_line_column_and_field() {
-        let cases: &[(&str, &str, (usize, usize), Option<&str>, &str)] = &[
-            ("syntax", "name = \"x\nkind = \"agent\"", (1, 10), Some("name"), "invalid basic string"),
-            ("unknown key", "name = \"x\"\nscheduel = \"0 7 * * *\"", (2, 1), Some("scheduel"), "unknown field `scheduel`"),
-            ("wrong type", "name = \"x\"\nretries = \"two\"", (2, 11), Some("retries"), "expected an integer"),
-            ("wrong type in section", "name = \"x\"\n[agent]\ntemperature = \"hot\"", (3, 15), Some("agent.temperature"), "expected a number"),
-            ("bad cron", &GOOD.replace("0 9 * * 1-5", "0 9 * *"), (4, 12), Some("schedule"), "has 4 fields"),
-            ("bad zone", &GOOD.replace("Asia/Seoul", "Asia/Seol"), (5, 12), Some("timezone"), "did you mean \"Asia/Seoul\""),
-            ("bad duration", &GOOD.replace("\"5m\"", "\"5 min\""), (6, 11), Some("timeout"), "is not a duration"),
-            ("duration out of range", &GOOD.replace("\"5m\"", "\"2d\""), (6, 11), Some("timeout"), "out of range"),
-            ("bad overlap", &GOOD.replace("queue_one", "queue"), (7, 11), Some("overlap"), "\"queue_one\""),
-            ("retries", &GOOD.replace("retries = 2", "retries = 50"), (8, 11), Some("retries"), "0 to 10"),
-            ("bad template", &GOOD.replace("{{date}}", "{{dat}}"), (12, 10), Some("agent.prompt"), "unknown variable `dat`"),
-            ("kind later", &GOOD.replace("\"agent\"", "\"ambient\""), (3, 8), Some("kind"), "not available"),
-            ("bad kind", &GOOD.replace("\"agent\"", "\"robot\""), (3, 8), Some("kind"), "not a job kind"),
-            ("orchestrator later", &GOOD.replace("\"llm\"", "\"briefing\""), (10, 16), Some("agent.orchestrator"), "not available"),
-            ("missing name", &GOOD.replace("name = \"Stand-up\"", ""), (1, 1), Some("name"), "missing required field"),
-            ("missing prompt", &GOOD.replace("prompt = \"Plan for {{date}} ({{weekday}})\"", ""), (1, 1), Some("agent.prompt"), "missing"),
-            ("sources on llm", &format!("{GOOD}[agent.sources.slack]\nchannels = [\"dev\"]\n"), (13, 8), Some("agent.sources"), "briefing"),
-            ("ambient section", &format!("{GOOD}[ambient]\ntask = \"x\"\n"), (13, 1), Some("ambient"), "does not match"),
+        type Case<'a> = (&'a str, &'a str, (usize, usize), Option<&'a str>, &'a str);
+        let cases: &[Case<'_>] = &[
+            (
+                "syntax",
+                "name = \"x\nkind = \"agent\"",
+                (1, 10),
+                Some("name"),
+                "invalid basic string",
+            ),
+            (
+                "unknown key",
+                "name = \"x\"\nscheduel = \"0 7 * * *\"",
+                (2, 1),
+                Some("scheduel"),
+                "unknown field `scheduel`",
+            ),
+            (
+                "wrong type",
+                "name = \"x\"\nretries = \"two\"",
+                (2, 11),
+                Some("retries"),
+                "expected an integer",
+            ),
+            (
+                "wrong type in section",
+                "name = \"x\"\n[agent]\ntemperature = \"hot\"",
+                (3, 15),
+                Some("agent.temperature"),
+                "expected a number",
+            ),
+            (
+                "bad cron",
+                &GOOD.replace("0 9 * * 1-5", "0 9 * *"),
+                (4, 12),
+                Some("schedule"),
+                "has 4 fields",
+            ),
+            (
+                "bad zone",
+                &GOOD.replace("Asia/Seoul", "Asia/Seol"),
+                (5, 12),
+                Some("timezone"),
+                "did you mean \"Asia/Seoul\"",
+            ),
+            (
+                "bad duration",
+                &GOOD.replace("\"5m\"", "\"5 min\""),
+                (6, 11),
+                Some("timeout"),
+                "is not a duration",
+            ),
+            (
+                "duration out of range",
+                &GOOD.replace("\"5m\"", "\"2d\""),
+                (6, 11),
+                Some("timeout"),
+                "out of range",
+            ),
+            (
+                "bad overlap",
+                &GOOD.replace("queue_one", "queue"),
+                (7, 11),
+                Some("overlap"),
+                "\"queue_one\"",
+            ),
+            (
+                "retries",
+                &GOOD.replace("retries = 2", "retries = 50"),
+                (8, 11),
+                Some("retries"),
+                "0 to 10",
+            ),
+            (
+                "bad template",
+                &GOOD.replace("{{date}}", "{{dat}}"),
+                (12, 10),
+                Some("agent.prompt"),
+                "unknown variable `dat`",
+            ),
+            (
+                "kind later",
+                &GOOD.replace("\"agent\"", "\"ambient\""),
+                (3, 8),
+                Some("kind"),
+                "not available",
+            ),
+            (
+                "bad kind",
+                &GOOD.replace("\"agent\"", "\"robot\""),
+                (3, 8),
+                Some("kind"),
+                "not a job kind",
+            ),
+            (
+                "orchestrator later",
+                &GOOD.replace("\"llm\"", "\"briefing\""),
+                (10, 16),
+                Some("agent.orchestrator"),
+                "not available",
+            ),
+            (
+                "missing name",
+                &GOOD.replace("name = \"Stand-up\"", ""),
+                (1, 1),
+                Some("name"),
+                "missing required field",
+            ),
+            (
+                "missing prompt",
+                &GOOD.replace("prompt = \"Plan for {{date}} ({{weekday}})\"", ""),
+                (1, 1),
+                Some("agent.prompt"),
+                "missing",
+            ),
+            (
+                "sources on llm",
+                &format!("{GOOD}[agent.sources.slack]\nchannels = [\"dev\"]\n"),
+                (13, 8),
+                Some("agent.sources"),
+                "briefing",
+            ),
+            (
+                "ambient section",
+                &format!("{GOOD}[ambient]\ntask = \"x\"\n"),
+                (13, 1),
+                Some("ambient"),
+                "does not match",
+            ),
         ];
         for (label, text, (line, column), field, words) in cases {
             let errors = parse_text(text).expect_err(label);
             let error = &errors[0];
-            assert_eq!((error.line, error.column), (*line, *column), "{label}: {error}");
+            assert_eq!(
+                (error.line, error.column),
+                (*line, *column),
+                "{label}: {error}"
+            );
             assert_eq!(error.field.as_deref(), *field, "{label}: {error}");
             assert!(error.message.contains(words), "{label}: {error}");
-            assert!(error.to_string().starts_with(&format!("jobs/test.toml:{line}:{column}: ")), "{label}");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("jobs/test.toml:{line}:{column}: ")),
+                "{label}"
+            );
         }
     }
 

@@ -65,7 +65,11 @@ pub fn plan(desired: &Catalog, deployed: &BTreeMap<JobId, Arc<Job>>, allow_empty
             }
         }
     }
-    let invalid_ids: Vec<&JobId> = desired.invalid.iter().filter_map(|f| f.id.as_ref()).collect();
+    let invalid_ids: Vec<&JobId> = desired
+        .invalid
+        .iter()
+        .filter_map(|f| f.id.as_ref())
+        .collect();
     for id in deployed.keys() {
         if desired.jobs.contains_key(id) {
             continue;
@@ -84,7 +88,11 @@ pub fn plan(desired: &Catalog, deployed: &BTreeMap<JobId, Arc<Job>>, allow_empty
 /// Top-level keys (and one level inside objects) whose values differ.
 fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
     let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
-        return if old == new { vec![] } else { vec!["definition".into()] };
+        return if old == new {
+            vec![]
+        } else {
+            vec!["definition".into()]
+        };
     };
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
@@ -119,7 +127,9 @@ mod tests {
     use crate::catalog::{SourceContent, SourceFile, load};
 
     fn job_text(schedule: &str) -> String {
-        format!("name = \"x\"\nkind = \"agent\"\nschedule = \"{schedule}\"\n[agent]\nprompt = \"hi\"\n")
+        format!(
+            "name = \"x\"\nkind = \"agent\"\nschedule = \"{schedule}\"\n[agent]\nprompt = \"hi\"\n"
+        )
     }
 
     fn catalog(files: &[(&str, &str)]) -> Catalog {
@@ -143,14 +153,28 @@ mod tests {
         let daily = job_text("@daily");
         let hourly = job_text("@hourly");
         let deployed = catalog(&[("a", &daily), ("b", &daily), ("c", &daily), ("d", &daily)]).jobs;
-        let desired = catalog(&[("a", &daily), ("b", &hourly), ("d", "broken ="), ("e", &daily), ("f", "name = 1")]);
+        let desired = catalog(&[
+            ("a", &daily),
+            ("b", &hourly),
+            ("d", "broken ="),
+            ("e", &daily),
+            ("f", "name = 1"),
+        ]);
         let plan = plan(&desired, &deployed, false);
         assert_eq!(ids(&plan.added), ["e"]);
         assert_eq!(plan.changed.len(), 1);
         assert_eq!(plan.changed[0].id.as_str(), "b");
         assert_eq!(plan.changed[0].fields, ["schedule.cron"]);
-        assert_eq!(ids(&plan.removed), ["c"], "only the deleted file removes a job");
-        assert_eq!(ids(&plan.kept), ["d"], "the broken file keeps its last good version");
+        assert_eq!(
+            ids(&plan.removed),
+            ["c"],
+            "only the deleted file removes a job"
+        );
+        assert_eq!(
+            ids(&plan.kept),
+            ["d"],
+            "the broken file keeps its last good version"
+        );
         assert_eq!(ids(&plan.unchanged), ["a"]);
         assert_eq!(plan.invalid.len(), 2);
         assert!(!plan.held);
@@ -162,8 +186,14 @@ mod tests {
         let empty = catalog(&[]);
         assert!(plan(&empty, &deployed, false).held);
         assert!(!plan(&empty, &deployed, true).held);
-        assert!(!plan(&empty, &BTreeMap::new(), false).held, "nothing to lose");
+        assert!(
+            !plan(&empty, &BTreeMap::new(), false).held,
+            "nothing to lose"
+        );
         let broken = catalog(&[("a", "oops")]);
-        assert!(!plan(&broken, &deployed, false).held, "a broken file keeps its job");
+        assert!(
+            !plan(&broken, &deployed, false).held,
+            "a broken file keeps its job"
+        );
     }
 }

@@ -127,10 +127,7 @@ impl Repo {
             reference: reference.to_string(),
             message,
         };
-        let candidates = [
-            format!("refs/heads/{reference}"),
-            reference.to_string(),
-        ];
+        let candidates = [format!("refs/heads/{reference}"), reference.to_string()];
         for candidate in &candidates {
             if let Ok(object) = self.inner.revparse_single(candidate) {
                 return object
@@ -144,7 +141,10 @@ impl Repo {
 
     /// Author, summary and time of a commit.
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, RepoError> {
-        let commit = self.inner.find_commit(oid).map_err(|e| self.read_error(oid, e))?;
+        let commit = self
+            .inner
+            .find_commit(oid)
+            .map_err(|e| self.read_error(oid, e))?;
         let author = commit.author();
         let name = author.name().unwrap_or("unknown");
         let author = match author.email() {
@@ -161,7 +161,10 @@ impl Repo {
 
     /// Every `*.toml` under `jobs/` in the commit's tree, with its blob id.
     pub fn job_files(&self, oid: Oid) -> Result<Vec<TreeFile>, RepoError> {
-        let commit = self.inner.find_commit(oid).map_err(|e| self.read_error(oid, e))?;
+        let commit = self
+            .inner
+            .find_commit(oid)
+            .map_err(|e| self.read_error(oid, e))?;
         let tree = commit.tree().map_err(|e| self.read_error(oid, e))?;
         let Ok(entry) = tree.get_path(Path::new(JOBS_DIR)) else {
             return Ok(Vec::new());
@@ -223,11 +226,16 @@ impl Repo {
         let config = self.inner.config().ok();
         callbacks.credentials(move |url, username, _allowed| {
             if let Ok(token) = std::env::var("BACKOFFICE_GIT_TOKEN") {
-                return git2::Cred::userpass_plaintext(username.unwrap_or("x-access-token"), &token);
+                return git2::Cred::userpass_plaintext(
+                    username.unwrap_or("x-access-token"),
+                    &token,
+                );
             }
             match &config {
                 Some(config) => git2::Cred::credential_helper(config, url, username),
-                None => Err(git2::Error::from_str("no credentials: set BACKOFFICE_GIT_TOKEN")),
+                None => Err(git2::Error::from_str(
+                    "no credentials: set BACKOFFICE_GIT_TOKEN",
+                )),
             }
         });
         let mut options = git2::FetchOptions::new();

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -92,6 +93,9 @@ struct Inner {
     connectors: Arc<Connectors>,
     owner: String,
     jobs: Mutex<HashMap<JobId, Activity>>,
+    /// Queued occurrences taken off their job and on their way to start: still "active", so
+    /// `wait_idle` does not see a gap between one run and the next.
+    handing_over: AtomicUsize,
     ended: Notify,
     events: broadcast::Sender<RunEvent>,
 }
@@ -112,6 +116,7 @@ impl Runner {
                 connectors,
                 owner,
                 jobs: Mutex::new(HashMap::new()),
+                handing_over: AtomicUsize::new(0),
                 ended: Notify::new(),
                 events,
             }),
@@ -125,7 +130,8 @@ impl Runner {
 
     /// How many runs are in progress (retry waits included).
     pub fn active(&self) -> usize {
-        self.lock().values().map(|a| a.running.len()).sum()
+        let running: usize = self.lock().values().map(|a| a.running.len()).sum();
+        running + self.inner.handing_over.load(Ordering::SeqCst)
     }
 
     /// Whether a run of `job` is in progress.
@@ -308,10 +314,21 @@ impl Runner {
             let status = end.status;
             let error = end.error.clone();
             let store = self.inner.store.clone();
-            if let Err(store_error) = store.call(move |conn| runs::finish(conn, run_id, &end)).await {
+            if let Err(store_error) = store
+                .call(move |conn| runs::finish(conn, run_id, &end))
+                .await
+            {
                 tracing::error!(job = %job.id, run = run_id, "cannot record the end of the run: {store_error}");
             }
-            self.emit(chain, run_id, &job, attempt, status, error, retry.is_none());
+            self.emit(RunEvent {
+                chain,
+                run_id,
+                job_id: job.id.to_string(),
+                attempt,
+                status,
+                error,
+                last: retry.is_none(),
+            });
             let Some(retry_after) = retry else { break };
             let delay = retry_delay(job.retry_delay, attempt, retry_after, fastrand::f64());
             tracing::info!(job = %job.id, attempt, "retrying in {}", duration::format(delay));
@@ -320,7 +337,14 @@ impl Runner {
                 _ = wait_cancel(&mut cancelled) => break,
             }
             attempt += 1;
-            let row = self.new_row(&occurrence, attempt, Trigger::Retry, RunStatus::Running, None, Utc::now());
+            let row = self.new_row(
+                &occurrence,
+                attempt,
+                Trigger::Retry,
+                RunStatus::Running,
+                None,
+                Utc::now(),
+            );
             let claimed = self
                 .inner
                 .store
@@ -340,20 +364,16 @@ impl Runner {
         self.ended(&job.id, chain);
     }
 
-    fn emit(&self, chain: i64, run_id: i64, job: &Job, attempt: u32, status: RunStatus, error: Option<String>, last: bool) {
-        match &error {
-            Some(error) => tracing::warn!(job = %job.id, run = run_id, attempt, %status, "{error}"),
-            None => tracing::info!(job = %job.id, run = run_id, attempt, %status, "run finished"),
+    fn emit(&self, event: RunEvent) {
+        match &event.error {
+            Some(error) => {
+                tracing::warn!(job = %event.job_id, run = event.run_id, attempt = event.attempt, status = %event.status, "{error}")
+            }
+            None => {
+                tracing::info!(job = %event.job_id, run = event.run_id, attempt = event.attempt, status = %event.status, "run finished")
+            }
         }
-        let _ = self.inner.events.send(RunEvent {
-            chain,
-            run_id,
-            job_id: job.id.to_string(),
-            attempt,
-            status,
-            error,
-            last,
-        });
+        let _ = self.inner.events.send(event);
     }
 
     fn ended(&self, job: &JobId, chain: i64) {
@@ -371,16 +391,19 @@ impl Runner {
             }
             queued
         };
-        self.inner.ended.notify_waiters();
         if let Some(occurrence) = queued {
+            self.inner.handing_over.fetch_add(1, Ordering::SeqCst);
             let runner = self.clone();
             let start: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
                 if let Err(error) = runner.submit(vec![occurrence], vec![], vec![], false).await {
                     tracing::error!("cannot start the queued run: {error}");
                 }
+                runner.inner.handing_over.fetch_sub(1, Ordering::SeqCst);
+                runner.inner.ended.notify_waiters();
             });
             tokio::spawn(start);
         }
+        self.inner.ended.notify_waiters();
     }
 
     /// Stops: drops queued occurrences, lets runs finish for `grace`, then cuts off the rest
@@ -486,7 +509,12 @@ fn finish_of(result: &Attempt, job: &Job) -> RunFinish {
 /// Delay before attempt `attempt + 1`: `base · 2^(attempt-1)`, capped, with "equal jitter"
 /// (half fixed, half random, so synchronised failures spread out), and never sooner than the
 /// server's `Retry-After`. `random` is in `[0, 1)`.
-pub fn retry_delay(base: Duration, attempt: u32, retry_after: Option<Duration>, random: f64) -> Duration {
+pub fn retry_delay(
+    base: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    random: f64,
+) -> Duration {
     let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
     let exponential = base.saturating_mul(factor).min(MAX_RETRY_DELAY);
     let jittered = exponential / 2 + exponential.mul_f64(random.clamp(0.0, 1.0) / 2.0);

@@ -59,7 +59,12 @@ pub struct Schedule {
 
 impl fmt::Debug for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Schedule({:?} in {})", self.expression, self.timezone.name())
+        write!(
+            f,
+            "Schedule({:?} in {})",
+            self.expression,
+            self.timezone.name()
+        )
     }
 }
 
@@ -85,8 +90,9 @@ impl Schedule {
                 });
             }
         }
-        let (second, minute, hour, day_of_month, month, day_of_week) =
-            (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
+        let (second, minute, hour, day_of_month, month, day_of_week) = (
+            fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
+        );
         let days = parse_day_of_week(day_of_week)?;
         let weekday_names = if days.iter().all(|&d| d) {
             "*".to_string()
@@ -116,7 +122,8 @@ impl Schedule {
             follows_elapsed_time: hour.starts_with('*'),
         };
         let reference = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
-        let fires = reference.is_some_and(|start| schedule.candidates(start.naive_utc()).next().is_some());
+        let fires =
+            reference.is_some_and(|start| schedule.candidates(start.naive_utc()).next().is_some());
         if !fires {
             return Err(ScheduleError::NeverFires {
                 expression: trimmed.to_string(),
@@ -226,9 +233,9 @@ impl Schedule {
             (true, true) => format!(
                 "{date}: {times} does not exist ({jump}); skipped, the schedule keeps real elapsed time"
             ),
-            (false, false) => format!(
-                "{date}: {times} occurs twice ({jump}); runs once, at the first"
-            ),
+            (false, false) => {
+                format!("{date}: {times} occurs twice ({jump}); runs once, at the first")
+            }
             (false, true) => format!(
                 "{date}: {times} occurs twice ({jump}); runs in both, the schedule keeps real elapsed time"
             ),
@@ -364,7 +371,9 @@ fn day_number(text: &str) -> Result<usize, String> {
     DAY_NAMES
         .iter()
         .position(|name| name.eq_ignore_ascii_case(text))
-        .ok_or_else(|| format!("`{text}` is not a day; use 0-7 or SUN, MON, TUE, WED, THU, FRI, SAT"))
+        .ok_or_else(|| {
+            format!("`{text}` is not a day; use 0-7 or SUN, MON, TUE, WED, THU, FRI, SAT")
+        })
 }
 
 fn offset_seconds(timezone: Tz, at: DateTime<Utc>) -> i32 {
@@ -422,7 +431,11 @@ fn transitions(timezone: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<T
 fn describe_times(times: &[NaiveDateTime]) -> String {
     match times {
         [] => String::new(),
-        [only] => only.format("%H:%M:%S").to_string().trim_end_matches(":00").to_string(),
+        [only] => only
+            .format("%H:%M:%S")
+            .to_string()
+            .trim_end_matches(":00")
+            .to_string(),
         [first, .., last] => format!(
             "{} firings from {} to {}",
             times.len(),
@@ -449,42 +462,180 @@ mod tests {
     /// (expression, zone, after, expected firings in UTC)
     const TABLE: &[(&str, &str, &str, &[&str])] = &[
         // 07:00 in Seoul is 22:00 UTC the day before; Seoul has no DST.
-        ("0 7 * * *", "Asia/Seoul", "2026-11-25T00:00:00Z", &["2026-11-25T22:00:00Z", "2026-11-26T22:00:00Z"]),
+        (
+            "0 7 * * *",
+            "Asia/Seoul",
+            "2026-11-25T00:00:00Z",
+            &["2026-11-25T22:00:00Z", "2026-11-26T22:00:00Z"],
+        ),
         // Spring forward in New York: 02:30 does not exist on 2027-03-14 → 03:00 EDT (07:00Z).
-        ("30 2 * * *", "America/New_York", "2027-03-13T00:00:00Z", &["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"]),
+        (
+            "30 2 * * *",
+            "America/New_York",
+            "2027-03-13T00:00:00Z",
+            &[
+                "2027-03-13T07:30:00Z",
+                "2027-03-14T07:00:00Z",
+                "2027-03-15T06:30:00Z",
+            ],
+        ),
         // Fall back in New York: 01:30 occurs twice on 2027-11-07 → only the first (EDT, 05:30Z).
-        ("30 1 * * *", "America/New_York", "2027-11-06T12:00:00Z", &["2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"]),
+        (
+            "30 1 * * *",
+            "America/New_York",
+            "2027-11-06T12:00:00Z",
+            &["2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"],
+        ),
         // Hourly across fall back: real elapsed time, 01:00 EDT and 01:00 EST both fire.
-        ("0 * * * *", "America/New_York", "2027-11-07T03:30:00Z", &["2027-11-07T04:00:00Z", "2027-11-07T05:00:00Z", "2027-11-07T06:00:00Z", "2027-11-07T07:00:00Z"]),
+        (
+            "0 * * * *",
+            "America/New_York",
+            "2027-11-07T03:30:00Z",
+            &[
+                "2027-11-07T04:00:00Z",
+                "2027-11-07T05:00:00Z",
+                "2027-11-07T06:00:00Z",
+                "2027-11-07T07:00:00Z",
+            ],
+        ),
         // Hourly across spring forward: 02:00 does not exist and is skipped.
-        ("0 * * * *", "America/New_York", "2027-03-14T05:30:00Z", &["2027-03-14T06:00:00Z", "2027-03-14T07:00:00Z", "2027-03-14T08:00:00Z"]),
+        (
+            "0 * * * *",
+            "America/New_York",
+            "2027-03-14T05:30:00Z",
+            &[
+                "2027-03-14T06:00:00Z",
+                "2027-03-14T07:00:00Z",
+                "2027-03-14T08:00:00Z",
+            ],
+        ),
         // Berlin spring forward 2027-03-28: 02:15 → 03:00 CEST (01:00Z).
-        ("15 2 * * *", "Europe/Berlin", "2027-03-27T12:00:00Z", &["2027-03-28T01:00:00Z", "2027-03-29T00:15:00Z"]),
+        (
+            "15 2 * * *",
+            "Europe/Berlin",
+            "2027-03-27T12:00:00Z",
+            &["2027-03-28T01:00:00Z", "2027-03-29T00:15:00Z"],
+        ),
         // Berlin fall back 2027-10-31: 02:30 twice → first, CEST (00:30Z).
-        ("30 2 * * *", "Europe/Berlin", "2027-10-30T12:00:00Z", &["2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"]),
+        (
+            "30 2 * * *",
+            "Europe/Berlin",
+            "2027-10-30T12:00:00Z",
+            &["2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"],
+        ),
         // Sydney spring forward 2027-10-03 02:00 → 03:00 AEDT (16:00Z the day before).
-        ("30 2 * * *", "Australia/Sydney", "2027-10-01T12:00:00Z", &["2027-10-01T16:30:00Z", "2027-10-02T16:00:00Z", "2027-10-03T15:30:00Z"]),
+        (
+            "30 2 * * *",
+            "Australia/Sydney",
+            "2027-10-01T12:00:00Z",
+            &[
+                "2027-10-01T16:30:00Z",
+                "2027-10-02T16:00:00Z",
+                "2027-10-03T15:30:00Z",
+            ],
+        ),
         // Sydney fall back 2027-04-04 03:00 → 02:00: 02:30 twice → first (AEDT, 15:30Z).
-        ("30 2 * * *", "Australia/Sydney", "2027-04-02T12:00:00Z", &["2027-04-02T15:30:00Z", "2027-04-03T15:30:00Z", "2027-04-04T16:30:00Z"]),
+        (
+            "30 2 * * *",
+            "Australia/Sydney",
+            "2027-04-02T12:00:00Z",
+            &[
+                "2027-04-02T15:30:00Z",
+                "2027-04-03T15:30:00Z",
+                "2027-04-04T16:30:00Z",
+            ],
+        ),
         // Every 30 minutes across Sydney's fall back: elapsed time, the repeated hour runs twice.
-        ("*/30 * * * *", "Australia/Sydney", "2027-04-03T15:10:00Z", &["2027-04-03T15:30:00Z", "2027-04-03T16:00:00Z", "2027-04-03T16:30:00Z"]),
+        (
+            "*/30 * * * *",
+            "Australia/Sydney",
+            "2027-04-03T15:10:00Z",
+            &[
+                "2027-04-03T15:30:00Z",
+                "2027-04-03T16:00:00Z",
+                "2027-04-03T16:30:00Z",
+            ],
+        ),
         // Feb 29 only in leap years.
-        ("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z", &["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"]),
+        (
+            "0 0 29 2 *",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            &["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"],
+        ),
         // Six fields, seconds first.
-        ("*/20 * * * * *", "UTC", "2026-01-01T00:00:05Z", &["2026-01-01T00:00:20Z", "2026-01-01T00:00:40Z", "2026-01-01T00:01:00Z"]),
+        (
+            "*/20 * * * * *",
+            "UTC",
+            "2026-01-01T00:00:05Z",
+            &[
+                "2026-01-01T00:00:20Z",
+                "2026-01-01T00:00:40Z",
+                "2026-01-01T00:01:00Z",
+            ],
+        ),
         // Classic weekdays: 1-5 is Monday to Friday. 2026-11-27 is a Friday.
-        ("0 9 * * 1-5", "Asia/Seoul", "2026-11-27T01:00:00Z", &["2026-11-30T00:00:00Z"]),
+        (
+            "0 9 * * 1-5",
+            "Asia/Seoul",
+            "2026-11-27T01:00:00Z",
+            &["2026-11-30T00:00:00Z"],
+        ),
         // Sunday as 0 and as 7.
-        ("0 0 * * 0", "UTC", "2026-11-25T00:00:00Z", &["2026-11-29T00:00:00Z"]),
-        ("0 0 * * 7", "UTC", "2026-11-25T00:00:00Z", &["2026-11-29T00:00:00Z"]),
+        (
+            "0 0 * * 0",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &["2026-11-29T00:00:00Z"],
+        ),
+        (
+            "0 0 * * 7",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &["2026-11-29T00:00:00Z"],
+        ),
         // Day-of-month OR day-of-week when both are restricted: the 1st, or any Monday.
-        ("0 0 1 * MON", "UTC", "2026-11-25T00:00:00Z", &["2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", "2026-12-07T00:00:00Z"]),
+        (
+            "0 0 1 * MON",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &[
+                "2026-11-30T00:00:00Z",
+                "2026-12-01T00:00:00Z",
+                "2026-12-07T00:00:00Z",
+            ],
+        ),
         // Macros.
-        ("@daily", "Asia/Seoul", "2026-11-25T16:00:00Z", &["2026-11-26T15:00:00Z"]),
-        ("@weekly", "UTC", "2026-11-25T00:00:00Z", &["2026-11-29T00:00:00Z"]),
-        ("@hourly", "UTC", "2026-11-25T00:10:00Z", &["2026-11-25T01:00:00Z"]),
-        ("@monthly", "UTC", "2026-11-25T00:00:00Z", &["2026-12-01T00:00:00Z"]),
-        ("@yearly", "UTC", "2026-11-25T00:00:00Z", &["2027-01-01T00:00:00Z"]),
+        (
+            "@daily",
+            "Asia/Seoul",
+            "2026-11-25T16:00:00Z",
+            &["2026-11-26T15:00:00Z"],
+        ),
+        (
+            "@weekly",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &["2026-11-29T00:00:00Z"],
+        ),
+        (
+            "@hourly",
+            "UTC",
+            "2026-11-25T00:10:00Z",
+            &["2026-11-25T01:00:00Z"],
+        ),
+        (
+            "@monthly",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &["2026-12-01T00:00:00Z"],
+        ),
+        (
+            "@yearly",
+            "UTC",
+            "2026-11-25T00:00:00Z",
+            &["2027-01-01T00:00:00Z"],
+        ),
     ];
 
     #[test]
@@ -507,7 +658,11 @@ mod tests {
         let got = schedule.upcoming(utc("2027-03-14T06:00:00Z"), 3);
         assert_eq!(
             got,
-            vec![utc("2027-03-14T07:00:00Z"), utc("2027-03-14T07:30:00Z"), utc("2027-03-15T06:00:00Z")]
+            vec![
+                utc("2027-03-14T07:00:00Z"),
+                utc("2027-03-14T07:30:00Z"),
+                utc("2027-03-15T06:00:00Z")
+            ]
         );
     }
 
@@ -539,19 +694,33 @@ mod tests {
         let until = utc("2028-01-01T00:00:00Z");
         let daily = schedule("30 2 * * *", "America/New_York").dst_notes(from, until);
         assert_eq!(daily.len(), 1, "{daily:?}");
-        assert!(daily[0].starts_with("2027-03-14: 02:30 does not exist"), "{daily:?}");
+        assert!(
+            daily[0].starts_with("2027-03-14: 02:30 does not exist"),
+            "{daily:?}"
+        );
         assert!(daily[0].contains("runs once at 03:00"), "{daily:?}");
 
         let early = schedule("30 1 * * *", "America/New_York").dst_notes(from, until);
         assert_eq!(early.len(), 1, "{early:?}");
-        assert!(early[0].contains("2027-11-07: 01:30 occurs twice"), "{early:?}");
+        assert!(
+            early[0].contains("2027-11-07: 01:30 occurs twice"),
+            "{early:?}"
+        );
 
         let hourly = schedule("0 * * * *", "America/New_York").dst_notes(from, until);
         assert_eq!(hourly.len(), 2, "{hourly:?}");
         assert!(hourly[0].contains("skipped"), "{hourly:?}");
         assert!(hourly[1].contains("runs in both"), "{hourly:?}");
 
-        assert!(schedule("0 7 * * *", "Asia/Seoul").dst_notes(from, until).is_empty());
-        assert!(schedule("0 7 * * *", "America/New_York").dst_notes(from, until).is_empty());
+        assert!(
+            schedule("0 7 * * *", "Asia/Seoul")
+                .dst_notes(from, until)
+                .is_empty()
+        );
+        assert!(
+            schedule("0 7 * * *", "America/New_York")
+                .dst_notes(from, until)
+                .is_empty()
+        );
     }
 }

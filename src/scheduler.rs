@@ -137,7 +137,11 @@ impl<D: Dispatch> Scheduler<D> {
     }
 
     /// Runs until `shutdown` turns true or the command channel closes.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             if *shutdown.borrow() {
                 break;
@@ -185,7 +189,9 @@ impl<D: Dispatch> Scheduler<D> {
             let id = deployed.job.id.clone();
             let previous = self.entries.remove(&id);
             let entry = match previous {
-                Some(mut entry) if entry.job.definition_hash() == deployed.job.definition_hash() => {
+                Some(mut entry)
+                    if entry.job.definition_hash() == deployed.job.definition_hash() =>
+                {
                     entry.commit = deployed.commit;
                     entry
                 }
@@ -216,10 +222,15 @@ impl<D: Dispatch> Scheduler<D> {
             entries.insert(id, entry);
         }
         for (_, gone) in self.entries.drain() {
-            self.queue.remove(&(gone.next.unwrap_or_default(), gone.job.id.clone()));
+            self.queue
+                .remove(&(gone.next.unwrap_or_default(), gone.job.id.clone()));
         }
         self.entries = entries;
-        tracing::debug!(jobs = self.entries.len(), queued = self.queue.len(), "schedule updated");
+        tracing::debug!(
+            jobs = self.entries.len(),
+            queued = self.queue.len(),
+            "schedule updated"
+        );
     }
 
     fn unqueue(&mut self, entry: &Entry) {
@@ -243,7 +254,9 @@ impl<D: Dispatch> Scheduler<D> {
                 break;
             }
             self.queue.pop_first();
-            let Some(entry) = self.entries.get_mut(&id) else { continue };
+            let Some(entry) = self.entries.get_mut(&id) else {
+                continue;
+            };
             let (plan, cursor, next) = due(&entry.job, entry.cursor, now);
             for (scheduled_for, trigger) in &plan.run {
                 batch.push(Occurrence {
@@ -272,7 +285,11 @@ impl<D: Dispatch> Scheduler<D> {
             known.sort_unstable();
             return Err(format!(
                 "no deployed job `{job}`; deployed: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         };
         let occurrence = Occurrence {
@@ -304,7 +321,11 @@ fn next_firing(job: &Job, cursor: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 /// Splits the occurrences in `(cursor, now]` into runs and misses under the job's catchup
 /// rule; returns the plan, the new cursor and the next firing. Pure, for table tests.
-pub fn due(job: &Job, cursor: DateTime<Utc>, now: DateTime<Utc>) -> (DuePlan, DateTime<Utc>, Option<DateTime<Utc>>) {
+pub fn due(
+    job: &Job,
+    cursor: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (DuePlan, DateTime<Utc>, Option<DateTime<Utc>>) {
     let mut occurrences = Vec::new();
     let mut next = job.schedule.next_after(cursor);
     let mut plan = DuePlan::default();
@@ -322,26 +343,37 @@ pub fn due(job: &Job, cursor: DateTime<Utc>, now: DateTime<Utc>) -> (DuePlan, Da
     } else {
         occurrences.last().copied().unwrap_or(cursor)
     };
-    let (on_time, late): (Vec<_>, Vec<_>) = occurrences.into_iter().partition(|at| now - *at <= ON_TIME);
+    let (on_time, late): (Vec<_>, Vec<_>) =
+        occurrences.into_iter().partition(|at| now - *at <= ON_TIME);
     let window = chrono::Duration::from_std(job.catchup_window).unwrap_or_default();
-    let (catchable, too_old): (Vec<_>, Vec<_>) = late.into_iter().partition(|at| now - *at <= window);
+    let (catchable, too_old): (Vec<_>, Vec<_>) =
+        late.into_iter().partition(|at| now - *at <= window);
     plan.missed.extend(too_old);
     match job.catchup {
         Catchup::Skip => plan.missed.extend(catchable),
         Catchup::Latest => {
             let mut catchable = catchable;
             // An on-time occurrence supersedes any late one.
-            let latest = if on_time.is_empty() { catchable.pop() } else { None };
+            let latest = if on_time.is_empty() {
+                catchable.pop()
+            } else {
+                None
+            };
             plan.missed.extend(catchable);
             plan.run.extend(latest.map(|at| (at, Trigger::Catchup)));
         }
         Catchup::All => {
             let keep_from = catchable.len().saturating_sub(MAX_CATCHUP_RUNS);
             plan.missed.extend(&catchable[..keep_from]);
-            plan.run.extend(catchable[keep_from..].iter().map(|at| (*at, Trigger::Catchup)));
+            plan.run.extend(
+                catchable[keep_from..]
+                    .iter()
+                    .map(|at| (*at, Trigger::Catchup)),
+            );
         }
     }
-    plan.run.extend(on_time.into_iter().map(|at| (at, Trigger::Schedule)));
+    plan.run
+        .extend(on_time.into_iter().map(|at| (at, Trigger::Schedule)));
     plan.missed.sort();
     (plan, new_cursor, next)
 }
@@ -403,14 +435,23 @@ mod tests {
     }
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("instant").to_utc()
+        DateTime::parse_from_rfc3339(text)
+            .expect("instant")
+            .to_utc()
     }
 
     #[test]
     fn an_on_time_occurrence_runs_on_schedule() {
         let job = job("0 * * * *", "");
-        let (plan, cursor, next) = due(&job, at("2026-11-25T09:00:00Z"), at("2026-11-25T10:00:00.002Z"));
-        assert_eq!(plan.run, vec![(at("2026-11-25T10:00:00Z"), Trigger::Schedule)]);
+        let (plan, cursor, next) = due(
+            &job,
+            at("2026-11-25T09:00:00Z"),
+            at("2026-11-25T10:00:00.002Z"),
+        );
+        assert_eq!(
+            plan.run,
+            vec![(at("2026-11-25T10:00:00Z"), Trigger::Schedule)]
+        );
         assert!(plan.missed.is_empty());
         assert_eq!(cursor, at("2026-11-25T10:00:00Z"));
         assert_eq!(next, Some(at("2026-11-25T11:00:00Z")));
@@ -421,50 +462,84 @@ mod tests {
         let job = job("0 * * * *", "catchup_window = \"3h\"");
         // Down from 04:30 to 09:30: 05..09 came due; 05 and 06 are outside the 3 h window.
         let (plan, _, _) = due(&job, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
-        assert_eq!(plan.run, vec![(at("2026-11-25T09:00:00Z"), Trigger::Catchup)]);
+        assert_eq!(
+            plan.run,
+            vec![(at("2026-11-25T09:00:00Z"), Trigger::Catchup)]
+        );
         assert_eq!(plan.missed.len(), 4);
     }
 
     #[test]
     fn skip_runs_nothing_late_and_all_runs_each_within_the_window() {
         let skip = job("0 * * * *", "catchup = \"skip\"");
-        let (plan, _, _) = due(&skip, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
+        let (plan, _, _) = due(
+            &skip,
+            at("2026-11-25T04:30:00Z"),
+            at("2026-11-25T09:30:00Z"),
+        );
         assert!(plan.run.is_empty());
         assert_eq!(plan.missed.len(), 5);
 
         let all = job("0 * * * *", "catchup = \"all\"\ncatchup_window = \"3h\"");
         let (plan, _, _) = due(&all, at("2026-11-25T04:30:00Z"), at("2026-11-25T09:30:00Z"));
         let runs: Vec<_> = plan.run.iter().map(|(t, _)| *t).collect();
-        assert_eq!(runs, vec![at("2026-11-25T07:00:00Z"), at("2026-11-25T08:00:00Z"), at("2026-11-25T09:00:00Z")]);
-        assert_eq!(plan.missed, vec![at("2026-11-25T05:00:00Z"), at("2026-11-25T06:00:00Z")]);
+        assert_eq!(
+            runs,
+            vec![
+                at("2026-11-25T07:00:00Z"),
+                at("2026-11-25T08:00:00Z"),
+                at("2026-11-25T09:00:00Z")
+            ]
+        );
+        assert_eq!(
+            plan.missed,
+            vec![at("2026-11-25T05:00:00Z"), at("2026-11-25T06:00:00Z")]
+        );
     }
 
     #[test]
     fn all_is_capped() {
         let all = job("* * * * *", "catchup = \"all\"\ncatchup_window = \"1d\"");
         let (plan, _, _) = due(&all, at("2026-11-25T00:00:00Z"), at("2026-11-25T02:00:30Z"));
-        let catchup = plan.run.iter().filter(|(_, t)| *t == Trigger::Catchup).count();
+        let catchup = plan
+            .run
+            .iter()
+            .filter(|(_, t)| *t == Trigger::Catchup)
+            .count();
         assert_eq!(catchup, MAX_CATCHUP_RUNS);
-        assert_eq!(plan.run.len(), MAX_CATCHUP_RUNS + 1, "plus the on-time 02:00");
+        assert_eq!(
+            plan.run.len(),
+            MAX_CATCHUP_RUNS + 1,
+            "plus the on-time 02:00"
+        );
         assert_eq!(plan.run.len() + plan.missed.len(), 120);
     }
 
     #[test]
     fn a_long_outage_is_bounded() {
         let job = job("* * * * * *", "catchup = \"skip\"");
-        let (plan, cursor, next) = due(&job, at("2026-11-20T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+        let (plan, cursor, next) =
+            due(&job, at("2026-11-20T00:00:00Z"), at("2026-11-25T00:00:00Z"));
         assert!(plan.uncounted);
         assert_eq!(cursor, at("2026-11-25T00:00:00Z"));
         assert_eq!(next, Some(at("2026-11-25T00:00:01Z")));
         let rows = missed_rows(&job, "c", &plan);
         assert_eq!(rows.len(), MAX_MISSED_ROWS);
-        assert!(rows[0].error.as_deref().is_some_and(|e| e.contains("more not counted")));
+        assert!(
+            rows[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("more not counted"))
+        );
     }
+
+    /// When it was dispatched, job id, scheduled instant, trigger.
+    type Fired = (DateTime<Utc>, String, DateTime<Utc>, Trigger);
 
     /// Records what the scheduler dispatches, and when (by the scheduler's clock).
     #[derive(Clone, Default)]
     struct Recorder {
-        fired: Arc<std::sync::Mutex<Vec<(DateTime<Utc>, String, DateTime<Utc>, Trigger)>>>,
+        fired: Arc<std::sync::Mutex<Vec<Fired>>>,
         clock: Arc<std::sync::Mutex<Option<Clock>>>,
     }
 
@@ -476,10 +551,21 @@ mod tests {
             _cursors: Vec<(String, DateTime<Utc>)>,
             _force: bool,
         ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
-            let now = self.clock.lock().expect("clock").as_ref().map(Clock::now).unwrap_or_default();
+            let now = self
+                .clock
+                .lock()
+                .expect("clock")
+                .as_ref()
+                .map(Clock::now)
+                .unwrap_or_default();
             let mut fired = self.fired.lock().expect("fired");
             for occurrence in &batch {
-                fired.push((now, occurrence.job.id.to_string(), occurrence.scheduled_for, occurrence.trigger));
+                fired.push((
+                    now,
+                    occurrence.job.id.to_string(),
+                    occurrence.scheduled_for,
+                    occurrence.trigger,
+                ));
             }
             std::future::ready(Ok(batch.iter().map(|_| Admission::Started(1)).collect()))
         }
@@ -503,7 +589,11 @@ mod tests {
         let recorder = Recorder::default();
         *recorder.clock.lock().expect("clock") = Some(clock.clone());
         let mut scheduler = Scheduler::new(recorder.clone(), clock.clone());
-        let deployed = |job: Arc<Job>| Deployed { job, commit: "c1".into(), cursor: None };
+        let deployed = |job: Arc<Job>| Deployed {
+            job,
+            commit: "c1".into(),
+            cursor: None,
+        };
         scheduler.deploy(
             vec![
                 deployed(named("briefing", "0 7 * * *", "Asia/Seoul")),
@@ -526,7 +616,11 @@ mod tests {
             .expect("deploy");
         let (reply, answer) = oneshot::channel();
         commands
-            .send(Command::RunNow { job: "nope".into(), force: false, reply })
+            .send(Command::RunNow {
+                job: "nope".into(),
+                force: false,
+                reply,
+            })
             .await
             .expect("run now");
         let refused = answer.await.expect("answer").expect_err("unknown job");
@@ -539,10 +633,15 @@ mod tests {
         let briefing: Vec<_> = fired.iter().filter(|f| f.1 == "briefing").collect();
         assert_eq!(briefing.len(), 1, "{fired:?}");
         assert_eq!(briefing[0].2, at("2026-11-25T22:00:00Z"), "07:00 in Seoul");
-        let ticks: Vec<DateTime<Utc>> = fired.iter().filter(|f| f.1 == "ticker").map(|f| f.2).collect();
+        let ticks: Vec<DateTime<Utc>> = fired
+            .iter()
+            .filter(|f| f.1 == "ticker")
+            .map(|f| f.2)
+            .collect();
         let expected: Vec<DateTime<Utc>> = [
-            "21:59:20", "21:59:40", "22:00:00", "22:00:20", // every 20 s until the deploy at 22:00:30
-            "22:01:00", "22:01:30",                         // then every 30 s
+            "21:59:20", "21:59:40", "22:00:00",
+            "22:00:20", // every 20 s until the deploy at 22:00:30
+            "22:01:00", "22:01:30", // then every 30 s
         ]
         .iter()
         .map(|t| at(&format!("2026-11-25T{t}Z")))

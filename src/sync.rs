@@ -26,7 +26,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A repository on this machine (bare or not); `branch` defaults to its HEAD's branch.
-    Local { path: PathBuf, branch: Option<String> },
+    Local {
+        path: PathBuf,
+        branch: Option<String>,
+    },
     /// A repository fetched into `state/remote.git`; `branch` defaults to `main`.
     Remote { url: String, branch: Option<String> },
 }
@@ -64,7 +67,11 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
     let mut seen = HashMap::with_capacity(files.len());
     for file in &files {
         seen.insert(file.path.clone(), ());
-        if cache.files.get(&file.path).is_some_and(|c| c.blob == file.blob && !file.is_symlink) {
+        if cache
+            .files
+            .get(&file.path)
+            .is_some_and(|c| c.blob == file.blob && !file.is_symlink)
+        {
             continue;
         }
         let content = repo.read(file)?;
@@ -117,7 +124,12 @@ pub struct Syncer {
 
 impl Syncer {
     /// Opens the source. Remote mode keeps its mirror in `state_dir/remote.git`.
-    pub fn open(source: &Source, state_dir: &Path, store: Store, allow_empty: bool) -> Result<Syncer, SyncError> {
+    pub fn open(
+        source: &Source,
+        state_dir: &Path,
+        store: Store,
+        allow_empty: bool,
+    ) -> Result<Syncer, SyncError> {
         let (repo, url, branch) = match source {
             Source::Local { path, branch } => {
                 let repo = Repo::open(path)?;
@@ -129,13 +141,18 @@ impl Syncer {
             }
             Source::Remote { url, branch } => {
                 let repo = Repo::open_mirror(&state_dir.join("remote.git"))?;
-                (repo, Some(url.clone()), branch.clone().unwrap_or_else(|| "main".into()))
+                (
+                    repo,
+                    Some(url.clone()),
+                    branch.clone().unwrap_or_else(|| "main".into()),
+                )
             }
         };
         let label = match &url {
             Some(url) => format!("{} ({branch})", redact_url(url)),
             None => {
-                let path = std::fs::canonicalize(repo.path()).unwrap_or_else(|_| repo.path().to_path_buf());
+                let path = std::fs::canonicalize(repo.path())
+                    .unwrap_or_else(|_| repo.path().to_path_buf());
                 format!("{} ({branch})", path.display())
             }
         };
@@ -175,10 +192,12 @@ impl Syncer {
             });
             match parsed {
                 Ok(job) => {
-                    self.deployed.insert(job.id.clone(), DeployedJob { job, row });
+                    self.deployed
+                        .insert(job.id.clone(), DeployedJob { job, row });
                 }
                 Err(invalid) => {
-                    let errors: Vec<String> = invalid.errors.iter().map(ToString::to_string).collect();
+                    let errors: Vec<String> =
+                        invalid.errors.iter().map(ToString::to_string).collect();
                     tracing::error!(job = %row.id, "the deployed version no longer validates and is not scheduled: {}", errors.join("; "));
                 }
             }
@@ -251,7 +270,12 @@ impl Syncer {
         }
     }
 
-    fn apply(&mut self, commit: &CommitInfo, jobs: &CommitJobs, plan: &Plan) -> Result<(), SyncError> {
+    fn apply(
+        &mut self,
+        commit: &CommitInfo,
+        jobs: &CommitJobs,
+        plan: &Plan,
+    ) -> Result<(), SyncError> {
         let now = Utc::now();
         let mut rows = Vec::new();
         let mut next: BTreeMap<JobId, Arc<Job>> = BTreeMap::new();
@@ -270,7 +294,9 @@ impl Syncer {
             next.insert(id.clone(), Arc::clone(job));
         }
         for id in &plan.kept {
-            let Some(current) = self.deployed.get(id) else { continue };
+            let Some(current) = self.deployed.get(id) else {
+                continue;
+            };
             let errors = plan
                 .invalid
                 .iter()
@@ -305,7 +331,11 @@ impl Syncer {
         let held = plan.held;
         let stored = self.store.with(move |conn| {
             deployments::record(conn, &label, &deployment, &rows)?;
-            if held { Ok(Vec::new()) } else { jobs::all(conn) }
+            if held {
+                Ok(Vec::new())
+            } else {
+                jobs::all(conn)
+            }
         })?;
         if !held {
             self.deployed = stored

@@ -29,7 +29,12 @@ pub struct JobFacts {
 }
 
 impl TemplateContext {
-    pub fn new(job: JobFacts, timezone: Tz, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        job: JobFacts,
+        timezone: Tz,
+        scheduled_for: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
         let local = scheduled_for.with_timezone(&timezone);
         TemplateContext {
             date: local.format("%Y-%m-%d").to_string(),
@@ -109,15 +114,24 @@ mod tests {
 
     #[test]
     fn renders_in_the_jobs_zone_without_escaping() {
-        let text = render("{{date}} {{weekday}} {{job.name}} {{scheduled_for}}", &context())
-            .expect("renders");
-        assert_eq!(text, "2026-11-26 Thursday Stand-up <daily> 2026-11-26T07:00:00+09:00");
+        let text = render(
+            "{{date}} {{weekday}} {{job.name}} {{scheduled_for}}",
+            &context(),
+        )
+        .expect("renders");
+        assert_eq!(
+            text,
+            "2026-11-26 Thursday Stand-up <daily> 2026-11-26T07:00:00+09:00"
+        );
     }
 
     #[test]
     fn unknown_variables_and_bad_syntax_are_errors() {
         let missing = render("Hello {{dat}}", &context()).expect_err("strict");
-        assert!(missing.to_string().contains("unknown variable `dat`"), "{missing}");
+        assert!(
+            missing.to_string().contains("unknown variable `dat`"),
+            "{missing}"
+        );
         let syntax = validate("{{#if date}}open").expect_err("unclosed");
         assert!(syntax.to_string().contains("syntax"), "{syntax}");
         assert!(validate("{{date}} ({{weekday}})").is_ok());

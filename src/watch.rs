@@ -14,7 +14,10 @@ pub struct RefWatcher {
 }
 
 /// Sends `()` on `changed` whenever something under `git_dir` that can move a ref changes.
-pub fn watch_refs(git_dir: &Path, changed: mpsc::UnboundedSender<()>) -> notify::Result<RefWatcher> {
+pub fn watch_refs(
+    git_dir: &Path,
+    changed: mpsc::UnboundedSender<()>,
+) -> notify::Result<RefWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
             Ok(event) => event.paths.iter().any(|path| moves_a_ref(path)),

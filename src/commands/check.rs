@@ -93,8 +93,15 @@ fn print_text(report: &Report, file_count: usize) {
         println!();
     }
     for job in &report.jobs {
-        let suspended = if job.enabled { "" } else { "  [suspended: enabled = false]" };
-        println!("ok  {}  ({})  \"{}\" at {} {}{suspended}", job.id, job.file, job.name, job.schedule, job.timezone);
+        let suspended = if job.enabled {
+            ""
+        } else {
+            "  [suspended: enabled = false]"
+        };
+        println!(
+            "ok  {}  ({})  \"{}\" at {} {}{suspended}",
+            job.id, job.file, job.name, job.schedule, job.timezone
+        );
         for firing in &job.next {
             println!("      {}   = {}", firing.local, firing.utc);
         }
@@ -102,7 +109,8 @@ fn print_text(report: &Report, file_count: usize) {
             println!("    warning: daylight saving: {warning}");
         }
     }
-    let invalid_files: std::collections::BTreeSet<&str> = report.errors.iter().map(|e| e.file.as_str()).collect();
+    let invalid_files: std::collections::BTreeSet<&str> =
+        report.errors.iter().map(|e| e.file.as_str()).collect();
     if file_count == 0 {
         println!("no job files (*.toml) found");
     } else {
@@ -125,7 +133,11 @@ fn collect(path: &Path, files: &mut Vec<SourceFile>) -> Result<(), CommandError>
         let root = path.to_path_buf();
         walk(&root, &root, files)
     } else {
-        files.push(source_file(path, path.parent().unwrap_or(Path::new("")), meta.file_type().is_symlink())?);
+        files.push(source_file(
+            path,
+            path.parent().unwrap_or(Path::new("")),
+            meta.file_type().is_symlink(),
+        )?);
         Ok(())
     }
 }

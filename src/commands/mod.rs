@@ -109,7 +109,10 @@ enum JobsOrigin {
 }
 
 /// The deployed jobs when a daemon has deployed any, else the committed jobs of the repo.
-fn known_jobs(state: &Path, repo: &RepoArgs) -> Result<(BTreeMap<JobId, KnownJob>, JobsOrigin), CommandError> {
+fn known_jobs(
+    state: &Path,
+    repo: &RepoArgs,
+) -> Result<(BTreeMap<JobId, KnownJob>, JobsOrigin), CommandError> {
     if let Some(store) = existing_store(state)? {
         let rows = store.with(|conn| jobs::all(conn))?;
         if !rows.is_empty() {
@@ -162,14 +165,17 @@ fn known_jobs(state: &Path, repo: &RepoArgs) -> Result<(BTreeMap<JobId, KnownJob
 
 /// Prints `value` as pretty JSON.
 fn print_json(value: &impl serde::Serialize) -> Result<(), CommandError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CommandError::Message(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| CommandError::Message(e.to_string()))?;
     println!("{text}");
     Ok(())
 }
 
 /// `2026-11-26 Thu 07:00 KST` in the job's zone.
 fn local_time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
-    at.with_timezone(&zone).format("%Y-%m-%d %a %H:%M:%S %Z").to_string()
+    at.with_timezone(&zone)
+        .format("%Y-%m-%d %a %H:%M:%S %Z")
+        .to_string()
 }
 
 /// `2026-11-25 22:00 UTC`.
@@ -215,7 +221,11 @@ fn short(commit: &str) -> &str {
 
 /// The first line of `text`, at most `limit` characters.
 fn one_line(text: &str, limit: usize) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if line.chars().count() > limit {
         format!("{}…", line.chars().take(limit).collect::<String>())
     } else {
@@ -230,8 +240,14 @@ mod tests {
     #[test]
     fn relative_times_read_naturally() {
         let now = Utc::now();
-        assert_eq!(relative(now + chrono::Duration::seconds(3 * 3600 + 720 + 5), now), "in 3h12m");
-        assert_eq!(relative(now - chrono::Duration::seconds(300), now), "5m ago");
+        assert_eq!(
+            relative(now + chrono::Duration::seconds(3 * 3600 + 720 + 5), now),
+            "in 3h12m"
+        );
+        assert_eq!(
+            relative(now - chrono::Duration::seconds(300), now),
+            "5m ago"
+        );
         assert_eq!(one_line("\n  first line\nsecond", 5), "first…");
     }
 }

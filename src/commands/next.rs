@@ -28,7 +28,11 @@ pub(super) fn execute(state: &Path, args: &NextArgs) -> Result<ExitCode, Command
     let now = Utc::now();
     let list: Vec<JobNext> = jobs
         .values()
-        .filter(|known| args.job.as_ref().is_none_or(|wanted| known.job.id.as_str() == wanted))
+        .filter(|known| {
+            args.job
+                .as_ref()
+                .is_none_or(|wanted| known.job.id.as_str() == wanted)
+        })
         .map(|known| {
             let job = &known.job;
             let from = known.cursor.map_or(now, |c| c.max(now));
@@ -37,7 +41,11 @@ pub(super) fn execute(state: &Path, args: &NextArgs) -> Result<ExitCode, Command
                 schedule: job.schedule.expression().to_string(),
                 timezone: job.schedule.timezone().name().to_string(),
                 enabled: job.enabled,
-                next: if job.enabled { job.schedule.upcoming(from, args.count) } else { Vec::new() },
+                next: if job.enabled {
+                    job.schedule.upcoming(from, args.count)
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -47,7 +55,10 @@ pub(super) fn execute(state: &Path, args: &NextArgs) -> Result<ExitCode, Command
             match &origin {
                 JobsOrigin::Deployed => println!("deployed jobs:"),
                 JobsOrigin::Committed { reference, commit } => {
-                    println!("nothing deployed yet; jobs committed on {reference} ({}):", short(commit));
+                    println!(
+                        "nothing deployed yet; jobs committed on {reference} ({}):",
+                        short(commit)
+                    );
                 }
             }
             for job in &list {

@@ -71,8 +71,11 @@ pub(super) fn execute(state: &Path, args: &PlanArgs) -> Result<ExitCode, Command
     })
 }
 
+/// Deployed jobs by id.
+type DeployedJobs = BTreeMap<JobId, Arc<Job>>;
+
 /// The deployed jobs and commit, or nothing when no daemon has deployed with this state.
-fn deployed_jobs(state: &Path) -> Result<(BTreeMap<JobId, Arc<Job>>, Option<String>), CommandError> {
+fn deployed_jobs(state: &Path) -> Result<(DeployedJobs, Option<String>), CommandError> {
     let Some(store) = existing_store(state)? else {
         return Ok((BTreeMap::new(), None));
     };
@@ -100,7 +103,9 @@ fn print_text(report: &Report<'_>, jobs: &BTreeMap<JobId, Arc<Job>>) {
     let against = report
         .deployed_commit
         .as_deref()
-        .map_or("nothing deployed yet".to_string(), |c| format!("deployed {}", short(c)));
+        .map_or("nothing deployed yet".to_string(), |c| {
+            format!("deployed {}", short(c))
+        });
     println!(
         "plan for {} ({} \"{}\" by {}) against {against}",
         report.reference,
@@ -111,7 +116,11 @@ fn print_text(report: &Report<'_>, jobs: &BTreeMap<JobId, Arc<Job>>) {
     println!();
     let describe = |id: &JobId| {
         jobs.get(id).map_or(String::new(), |job| {
-            format!("  {} {}", job.schedule.expression(), job.schedule.timezone().name())
+            format!(
+                "  {} {}",
+                job.schedule.expression(),
+                job.schedule.timezone().name()
+            )
         })
     };
     for id in &plan.added {

@@ -24,7 +24,11 @@ pub(super) fn execute(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandE
     }
 }
 
-fn through_daemon(mut client: Client, state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
+fn through_daemon(
+    mut client: Client,
+    state: &Path,
+    args: &RunArgs,
+) -> Result<ExitCode, CommandError> {
     let io = |source| CommandError::Io {
         context: "talking to the running daemon".into(),
         source,
@@ -40,7 +44,9 @@ fn through_daemon(mut client: Client, state: &Path, args: &RunArgs) -> Result<Ex
         Some(Reply::Admitted { admission }) => admission,
         Some(Reply::Rejected { error }) => return Err(CommandError::Message(error)),
         Some(Reply::Event { .. }) | None => {
-            return Err(CommandError::Message("the daemon closed the connection without an answer".into()));
+            return Err(CommandError::Message(
+                "the daemon closed the connection without an answer".into(),
+            ));
         }
     };
     if args.format == Format::Json && !args.wait {
@@ -49,7 +55,10 @@ fn through_daemon(mut client: Client, state: &Path, args: &RunArgs) -> Result<Ex
         print_admission(&args.job, admission, "the running daemon");
     }
     let Admission::Started(_) = admission else {
-        return Ok(ExitCode::from(u8::from(!matches!(admission, Admission::Queued))));
+        return Ok(ExitCode::from(u8::from(!matches!(
+            admission,
+            Admission::Queued
+        ))));
     };
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
@@ -68,7 +77,9 @@ fn through_daemon(mut client: Client, state: &Path, args: &RunArgs) -> Result<Ex
         }
     }
     let Some(run_id) = last else {
-        return Err(CommandError::Message("the daemon stopped before the run finished".into()));
+        return Err(CommandError::Message(
+            "the daemon stopped before the run finished".into(),
+        ));
     };
     let store = Store::open(&state.join("runs.db"))?;
     let row = store
@@ -97,7 +108,11 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::Message(format!(
             "no job `{}`; jobs: {}",
             args.job,
-            if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            }
         )));
     };
     std::fs::create_dir_all(state).map_err(|source| CommandError::Io {
@@ -109,7 +124,8 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         context: format!("cannot create an owner lock in {}", state.display()),
         source,
     })?;
-    let connectors = Connectors::from_env().map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
+    let connectors = Connectors::from_env()
+        .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
     let occurrence = Occurrence {
         job: Arc::clone(&known.job),
         commit: known.commit.clone(),
@@ -120,14 +136,25 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let job_id = args.job.clone();
     let force = args.force;
     let final_run = runtime()?.block_on(async move {
-        let runner = Runner::new(store.clone(), Arc::new(connectors), owner.token().to_string());
+        let runner = Runner::new(
+            store.clone(),
+            Arc::new(connectors),
+            owner.token().to_string(),
+        );
         let mut events = runner.subscribe();
-        let admission = runner.submit(vec![occurrence], vec![], vec![], force).await?;
-        let admission = admission.first().copied().unwrap_or(Admission::AlreadyClaimed);
+        let admission = runner
+            .submit(vec![occurrence], vec![], vec![], force)
+            .await?;
+        let admission = admission
+            .first()
+            .copied()
+            .unwrap_or(Admission::AlreadyClaimed);
         if format == Format::Text {
             print_admission(&job_id, admission, "this process (no daemon is running)");
         }
-        let Admission::Started(chain) = admission else { return Ok::<_, CommandError>(None) };
+        let Admission::Started(chain) = admission else {
+            return Ok::<_, CommandError>(None);
+        };
         let mut last_id = chain;
         loop {
             tokio::select! {
@@ -161,8 +188,12 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
 fn print_admission(job: &str, admission: Admission, by: &str) {
     match admission {
         Admission::Started(id) => println!("run #{id} of {job} started by {by}"),
-        Admission::Skipped(_) => println!("{job} was not started: a run is in progress (overlap = \"skip\"); use --force to run anyway"),
-        Admission::Queued => println!("{job} is queued behind the run in progress (overlap = \"queue_one\")"),
+        Admission::Skipped(_) => println!(
+            "{job} was not started: a run is in progress (overlap = \"skip\"); use --force to run anyway"
+        ),
+        Admission::Queued => {
+            println!("{job} is queued behind the run in progress (overlap = \"queue_one\")")
+        }
         Admission::AlreadyClaimed => println!("{job}: this occurrence was already claimed"),
     }
 }
@@ -170,8 +201,14 @@ fn print_admission(job: &str, admission: Admission, by: &str) {
 fn print_event(event: &RunEvent) {
     let more = if event.last { "" } else { "; retrying" };
     match &event.error {
-        Some(error) => println!("run #{} (attempt {}): {}: {error}{more}", event.run_id, event.attempt, event.status),
-        None => println!("run #{} (attempt {}): {}", event.run_id, event.attempt, event.status),
+        Some(error) => println!(
+            "run #{} (attempt {}): {}: {error}{more}",
+            event.run_id, event.attempt, event.status
+        ),
+        None => println!(
+            "run #{} (attempt {}): {}",
+            event.run_id, event.attempt, event.status
+        ),
     }
 }
 

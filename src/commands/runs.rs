@@ -47,7 +47,9 @@ fn print_text(rows: &[RunRow], state: &Path) {
             run.job_id,
             run.status.as_str(),
             run.trigger.as_str(),
-            run.scheduled_for.with_timezone(&chrono::Local).format("%m-%d %H:%M:%S"),
+            run.scheduled_for
+                .with_timezone(&chrono::Local)
+                .format("%m-%d %H:%M:%S"),
             duration,
             run.attempt,
             detail

@@ -63,14 +63,21 @@ pub(super) fn execute(state: &Path, args: &StatusArgs) -> Result<ExitCode, Comma
             deployments::recent(conn, 50)?,
         ))
     })?;
-    let applied = sync.as_ref().and_then(|s| s.applied_commit.as_ref()).and_then(|commit| {
-        recent
-            .into_iter()
-            .find(|d| &d.commit_id == commit && d.outcome == DeploymentOutcome::Applied)
-    });
-    let mut last: HashMap<String, RunRow> = latest.into_iter().map(|r| (r.job_id.clone(), r)).collect();
+    let applied = sync
+        .as_ref()
+        .and_then(|s| s.applied_commit.as_ref())
+        .and_then(|commit| {
+            recent
+                .into_iter()
+                .find(|d| &d.commit_id == commit && d.outcome == DeploymentOutcome::Applied)
+        });
+    let mut last: HashMap<String, RunRow> =
+        latest.into_iter().map(|r| (r.job_id.clone(), r)).collect();
     let now = Utc::now();
-    let jobs = rows.into_iter().map(|row| job_status(row, &mut last, now)).collect();
+    let jobs = rows
+        .into_iter()
+        .map(|row| job_status(row, &mut last, now))
+        .collect();
     let status = Status {
         daemon_pid: pid,
         sync,
@@ -84,7 +91,11 @@ pub(super) fn execute(state: &Path, args: &StatusArgs) -> Result<ExitCode, Comma
     Ok(ExitCode::SUCCESS)
 }
 
-fn job_status(row: DeployedRow, last: &mut HashMap<String, RunRow>, now: DateTime<Utc>) -> JobStatus {
+fn job_status(
+    row: DeployedRow,
+    last: &mut HashMap<String, RunRow>,
+    now: DateTime<Utc>,
+) -> JobStatus {
     let parsed = catalog::load_file(&SourceFile {
         path: row.file.clone(),
         id: row.id.clone(),
@@ -136,8 +147,13 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
             (None, None) => println!("applied:   nothing yet"),
         }
         if let Some(error) = &sync.attempt_error {
-            let commit = sync.attempted_commit.as_deref().map_or(String::new(), |c| format!("{} ", short(c)));
-            let when = sync.attempted_at.map_or(String::new(), |at| format!(", {}", relative(at, now)));
+            let commit = sync
+                .attempted_commit
+                .as_deref()
+                .map_or(String::new(), |c| format!("{} ", short(c)));
+            let when = sync
+                .attempted_at
+                .map_or(String::new(), |at| format!(", {}", relative(at, now)));
             println!("attempted: {commit}FAILED{when}: {error}");
         }
         if let Some(at) = sync.last_fetch_at {
@@ -158,8 +174,14 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
             (true, None) => "never".to_string(),
         };
         let last = job.last.as_ref().map_or("never run".to_string(), |run| {
-            let when = run.finished_at.or(run.started_at).unwrap_or(run.scheduled_for);
-            let detail = run.error.as_deref().map_or(String::new(), |e| format!(": {}", one_line(e, 60)));
+            let when = run
+                .finished_at
+                .or(run.started_at)
+                .unwrap_or(run.scheduled_for);
+            let detail = run
+                .error
+                .as_deref()
+                .map_or(String::new(), |e| format!(": {}", one_line(e, 60)));
             format!("{} {}{detail}", run.status, relative(when, now))
         });
         println!(

@@ -139,7 +139,13 @@ pub async fn complete(
         ))
     })?;
     if !status.is_success() {
-        return Err(http_error(status, &body, &shown, &request.model, retry_after));
+        return Err(http_error(
+            status,
+            &body,
+            &shown,
+            &request.model,
+            retry_after,
+        ));
     }
     let parsed: WireResponse = serde_json::from_str(&body).map_err(|error| {
         RunError::permanent(format!(

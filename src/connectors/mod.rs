@@ -15,6 +15,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value obtained elsewhere (tests, a future secrets file).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     /// Reads `name` from the environment; empty counts as unset.
     pub fn from_env(name: &str) -> Option<Secret> {
         std::env::var(name)
@@ -84,10 +89,19 @@ mod tests {
 
     #[test]
     fn credentials_in_urls_are_hidden() {
-        assert_eq!(redact_url("https://user:tok@github.com/a/b.git"), "https://***@github.com/a/b.git");
-        assert_eq!(redact_url("https://github.com/a/b.git"), "https://github.com/a/b.git");
+        assert_eq!(
+            redact_url("https://user:tok@github.com/a/b.git"),
+            "https://***@github.com/a/b.git"
+        );
+        assert_eq!(
+            redact_url("https://github.com/a/b.git"),
+            "https://github.com/a/b.git"
+        );
         assert_eq!(redact_url("/srv/jobs.git"), "/srv/jobs.git");
-        assert_eq!(redact_url("https://github.com/a/b@c.git"), "https://github.com/a/b@c.git");
+        assert_eq!(
+            redact_url("https://github.com/a/b@c.git"),
+            "https://github.com/a/b@c.git"
+        );
     }
 
     #[test]

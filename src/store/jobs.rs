@@ -56,7 +56,10 @@ pub fn all(conn: &Connection) -> SqlResult<Vec<DeployedRow>> {
 /// gets the new commit and deploy time; its cursor moves to at least `rows`' cursor so the new
 /// schedule does not "catch up" occurrences from before it existed.
 pub(super) fn replace(tx: &Transaction<'_>, rows: &[DeployedRow]) -> SqlResult<()> {
-    tx.execute("CREATE TEMP TABLE IF NOT EXISTS keep (id TEXT PRIMARY KEY)", [])?;
+    tx.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS keep (id TEXT PRIMARY KEY)",
+        [],
+    )?;
     tx.execute("DELETE FROM temp.keep", [])?;
     let mut keep = tx.prepare_cached("INSERT INTO temp.keep (id) VALUES (?1)")?;
     let mut upsert = tx.prepare_cached(

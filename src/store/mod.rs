@@ -40,8 +40,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("database {path} was written by a newer backoffice (schema {found}, this build knows {known}); upgrade backoffice")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "database {path} was written by a newer backoffice (schema {found}, this build knows {known}); upgrade backoffice"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("database task failed: {0}")]
     Task(String),
 }
@@ -76,9 +82,12 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
         migrations::apply(&mut conn, path)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -94,7 +103,10 @@ impl Store {
     }
 
     /// Runs `work` with the connection, on the calling thread.
-    pub fn with<T>(&self, work: impl FnOnce(&mut Connection) -> SqlResult<T>) -> Result<T, StoreError> {
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> SqlResult<T>,
+    ) -> Result<T, StoreError> {
         let mut conn = self
             .inner
             .conn
@@ -148,7 +160,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("runs.db");
         let conn = Connection::open(&path).expect("open");
-        conn.pragma_update(None, "user_version", 999).expect("version");
+        conn.pragma_update(None, "user_version", 999)
+            .expect("version");
         drop(conn);
         let error = Store::open(&path).err().expect("too new");
         assert!(error.to_string().contains("upgrade backoffice"), "{error}");

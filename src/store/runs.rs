@@ -283,7 +283,9 @@ pub fn recent(conn: &Connection, job: Option<&str>, limit: usize) -> SqlResult<V
             .query_map(params![job, limit], read_row)?
             .collect(),
         None => conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"
+            ))?
             .query_map(params![limit], read_row)?
             .collect(),
     }
@@ -334,7 +336,16 @@ mod tests {
             .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")], &[]))
             .expect("claim");
         let second = store
-            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o"), new_run("b", at, RunStatus::Skipped, "o")], &[]))
+            .with(|c| {
+                claim(
+                    c,
+                    &[
+                        new_run("a", at, RunStatus::Running, "o"),
+                        new_run("b", at, RunStatus::Skipped, "o"),
+                    ],
+                    &[],
+                )
+            })
             .expect("claim again");
         assert!(first[0].is_some());
         assert_eq!(second[0], None, "same occurrence claimed twice");
@@ -374,7 +385,16 @@ mod tests {
         let store = Store::open(&dir.path().join("runs.db")).expect("open");
         let at = Utc::now();
         store
-            .with(|c| claim(c, &[new_run("dead", at, RunStatus::Running, "gone"), new_run("alive", at, RunStatus::Running, "here")], &[]))
+            .with(|c| {
+                claim(
+                    c,
+                    &[
+                        new_run("dead", at, RunStatus::Running, "gone"),
+                        new_run("alive", at, RunStatus::Running, "here"),
+                    ],
+                    &[],
+                )
+            })
             .expect("claim");
         let interrupted = store
             .with(|c| interrupt_orphans(c, |owner| owner == "here"))
@@ -382,9 +402,15 @@ mod tests {
         assert_eq!(interrupted.len(), 1);
         assert_eq!(interrupted[0].job_id, "dead");
         let latest = store.with(|c| latest_per_job(c)).expect("latest");
-        let dead = latest.iter().find(|r| r.job_id == "dead").expect("dead row");
+        let dead = latest
+            .iter()
+            .find(|r| r.job_id == "dead")
+            .expect("dead row");
         assert_eq!(dead.status, RunStatus::Interrupted);
-        let alive = latest.iter().find(|r| r.job_id == "alive").expect("alive row");
+        let alive = latest
+            .iter()
+            .find(|r| r.job_id == "alive")
+            .expect("alive row");
         assert_eq!(alive.status, RunStatus::Running);
     }
 }

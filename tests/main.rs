@@ -1,0 +1,15 @@
+//! One integration test binary (faster to link than one per file). Each module tests one
+//! journey against real parts: real git repositories in temp folders, the real binary, real
+//! SQLite files, and fake outside servers on 127.0.0.1 speaking the real wire format.
+
+mod fakes;
+mod support;
+
+/// `backoffice check` and `plan`: what a pull request sees.
+mod check;
+/// SIGKILL during a run, graceful shutdown, and several processes on one database.
+mod crash;
+/// `serve` end to end: pushes, commits, resets, invalid files, deletions, remote mode.
+mod gitops;
+/// `agent` jobs against the fake OpenAI-compatible server: every failure path.
+mod llm;
