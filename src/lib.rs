@@ -1,24 +1,49 @@
-//! Backoffice.
-pub mod app;
-pub mod catalog;
+//! Backoffice: a GitOps scheduler for AI jobs.
+//!
+//! Jobs are TOML files under `jobs/` in a git repository. What is committed on the tracked
+//! branch is deployed into an in-process cron scheduler; every run is recorded in SQLite.
+//!
+//! Modules, in the order data flows through them:
+//!
+//! * [`cli`], [`commands`]: the command line; [`app`] composes the daemon (`serve`).
+//! * [`repo`] reads the committed tree with git2; [`watch`] notices ref moves with notify.
+//! * [`job_file`] turns one TOML file into a validated [`job::Job`] (errors with
+//!   file:line:column); [`catalog`] does it for every file; [`schedule`] is cron in a time
+//!   zone with our DST rules; [`template`] renders prompts; [`duration`], [`location`] help.
+//! * [`reconcile`] plans a catalog against the deployed jobs; [`sync`] applies the plan and
+//!   records the deployment.
+//! * [`scheduler`] fires due occurrences; [`runner`] applies overlap, timeout and retries and
+//!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs).
+//! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
+//!   [`control`] is the daemon's socket for `backoffice run`.
+//! * [`logging`] and [`run_error`] are shared plumbing.
+
 pub mod cli;
 pub mod commands;
-pub mod connectors;
+
+pub mod app;
 pub mod control;
+pub mod logging;
+
+pub mod repo;
+pub mod watch;
+
+pub mod catalog;
 pub mod duration;
-pub mod executors;
 pub mod job;
 pub mod job_file;
 pub mod location;
-pub mod logging;
-pub mod owner;
+pub mod schedule;
+pub mod template;
+
 pub mod reconcile;
-pub mod repo;
+pub mod sync;
+
+pub mod connectors;
+pub mod executors;
 pub mod run_error;
 pub mod runner;
-pub mod schedule;
 pub mod scheduler;
+
+pub mod owner;
 pub mod store;
-pub mod sync;
-pub mod template;
-pub mod watch;
