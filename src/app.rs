@@ -22,7 +22,7 @@ use crate::watch::watch_refs;
 
 /// After a ref-change event, wait this long for the rest of a burst (a push writes several
 /// files) before reading the ref.
-const DEBOUNCE: Duration = Duration::from_millis(10);
+pub const DEBOUNCE: Duration = Duration::from_millis(10);
 /// In local mode, look at the ref this often even without events (a missed inotify event,
 /// a network file system).
 const SAFETY_POLL: Duration = Duration::from_secs(30);

@@ -5,6 +5,7 @@
 //! so a comment-only edit of a file is not a change.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -124,6 +125,9 @@ pub struct Job {
     #[serde(serialize_with = "serialize_duration")]
     pub retry_delay: Duration,
     pub task: Task,
+    /// [`Job::definition_hash`], computed once: deploys compare it for every job.
+    #[serde(skip)]
+    pub(crate) hash: OnceLock<String>,
 }
 
 impl Job {
@@ -133,9 +137,11 @@ impl Job {
     }
 
     /// A stable hash of the definition (not of the file's bytes: comments do not count).
-    pub fn definition_hash(&self) -> String {
-        let digest = Sha256::digest(self.definition().to_string().as_bytes());
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    pub fn definition_hash(&self) -> &str {
+        self.hash.get_or_init(|| {
+            let digest = Sha256::digest(self.definition().to_string().as_bytes());
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        })
     }
 }
 

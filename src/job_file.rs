@@ -309,6 +309,7 @@ fn validate(checker: &mut Checker<'_>, id: JobId, raw: RawJob) -> Option<Job> {
         retries,
         retry_delay,
         task: task?,
+        hash: std::sync::OnceLock::new(),
     })
 }
 

@@ -52,6 +52,9 @@ pub fn plan(desired: &Catalog, deployed: &BTreeMap<JobId, Arc<Job>>, allow_empty
     for (id, job) in &desired.jobs {
         match deployed.get(id) {
             None => plan.added.push(id.clone()),
+            Some(current) if current.definition_hash() == job.definition_hash() => {
+                plan.unchanged.push(id.clone());
+            }
             Some(current) => {
                 let fields = changed_fields(&current.definition(), &job.definition());
                 if fields.is_empty() {

@@ -255,7 +255,7 @@ impl Runner {
             started_at: Some(now),
             error,
             commit_id: Some(occurrence.commit.clone()),
-            definition_hash: Some(occurrence.job.definition_hash()),
+            definition_hash: Some(occurrence.job.definition_hash().to_string()),
             owner: Some(self.inner.owner.clone()),
         }
     }

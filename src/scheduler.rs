@@ -410,7 +410,7 @@ fn missed_rows(job: &Job, commit: &str, plan: &DuePlan) -> Vec<NewRun> {
                 started_at: None,
                 error: Some(error),
                 commit_id: Some(commit.to_string()),
-                definition_hash: Some(job.definition_hash()),
+                definition_hash: Some(job.definition_hash().to_string()),
                 owner: None,
             }
         })

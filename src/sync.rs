@@ -284,7 +284,7 @@ impl Syncer {
                 id: id.to_string(),
                 file: job.file.clone(),
                 source: jobs.texts.get(id).cloned().unwrap_or_default(),
-                definition_hash: job.definition_hash(),
+                definition_hash: job.definition_hash().to_string(),
                 commit_id: commit.id.clone(),
                 deployed_at: now,
                 invalid_errors: Vec::new(),

@@ -1,0 +1,69 @@
+//! Shared helpers for the benchmarks: git repositories full of job files, and percentiles.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Runs git in `dir` and panics with its stderr on failure.
+pub fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A job file with the given schedule.
+pub fn job_text(index: usize, schedule: &str) -> String {
+    format!(
+        "name = \"Job {index}\"\nkind = \"agent\"\nschedule = \"{schedule}\"\ntimezone = \"Asia/Seoul\"\n[agent]\nprompt = \"Report {index} for {{{{date}}}}\"\n"
+    )
+}
+
+/// A work tree with `count` jobs committed on `main`, pushed into a bare `origin.git` beside
+/// it. Returns (work tree, bare repository).
+pub fn repo_with_jobs(root: &Path, count: usize, schedule: &str) -> (PathBuf, PathBuf) {
+    let work = root.join("work");
+    let bare = root.join("origin.git");
+    std::fs::create_dir_all(work.join("jobs")).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["config", "user.name", "Bench"]);
+    git(&work, &["config", "user.email", "bench@example.com"]);
+    for index in 0..count {
+        let folder = work.join("jobs").join(format!("group{:03}", index / 100));
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        std::fs::write(
+            folder.join(format!("job{index:05}.toml")),
+            job_text(index, schedule),
+        )
+        .expect("write");
+    }
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "jobs"]);
+    git(root, &["init", "-q", "--bare", "-b", "main", "origin.git"]);
+    git(
+        &work,
+        &["remote", "add", "origin", bare.to_str().expect("path")],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+    (work, bare)
+}
+
+/// p50, p99 and max of `samples`, which it sorts.
+pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99), *samples.last().expect("samples"))
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
