@@ -5,7 +5,7 @@
 //! so a comment-only edit of a file is not a change.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -15,9 +15,16 @@ use crate::duration;
 use crate::schedule::Schedule;
 
 /// A job's id: its path under `jobs/` without `.toml` (`jobs/team/standup.toml` → `team/standup`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct JobId(String);
+///
+/// Shared, not copied: the scheduler clones ids on every firing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(Arc<str>);
+
+impl Serialize for JobId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
 
 impl JobId {
     /// Validates an id: slash-separated segments of letters, digits, `-`, `_` and `.`, so it is
@@ -31,7 +38,7 @@ impl JobId {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         };
         if id.split('/').all(valid_segment) {
-            Ok(JobId(id.to_string()))
+            Ok(JobId(Arc::from(id)))
         } else {
             Err(format!(
                 "`{id}` is not a usable job id: use letters, digits, '-', '_' and '.' in file and folder names"

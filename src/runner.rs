@@ -34,7 +34,7 @@ const CUT_OFF_WAIT: Duration = Duration::from_secs(10);
 pub struct Occurrence {
     pub job: Arc<Job>,
     /// Commit the job definition came from.
-    pub commit: String,
+    pub commit: Arc<str>,
     pub scheduled_for: DateTime<Utc>,
     pub trigger: Trigger,
 }
@@ -153,7 +153,7 @@ impl Runner {
         &self,
         batch: Vec<Occurrence>,
         records: Vec<NewRun>,
-        cursors: Vec<(String, DateTime<Utc>)>,
+        cursors: Vec<(JobId, DateTime<Utc>)>,
         force: bool,
     ) -> Result<Vec<Admission>, StoreError> {
         let now = Utc::now();
@@ -254,7 +254,7 @@ impl Runner {
             status,
             started_at: Some(now),
             error,
-            commit_id: Some(occurrence.commit.clone()),
+            commit_id: Some(occurrence.commit.to_string()),
             definition_hash: Some(occurrence.job.definition_hash().to_string()),
             owner: Some(self.inner.owner.clone()),
         }

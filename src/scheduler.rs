@@ -36,7 +36,7 @@ pub const MAX_CATCHUP_RUNS: usize = 24;
 #[derive(Debug, Clone)]
 pub struct Deployed {
     pub job: Arc<Job>,
-    pub commit: String,
+    pub commit: Arc<str>,
     /// Last occurrence handled; `None` for a job never scheduled.
     pub cursor: Option<DateTime<Utc>>,
 }
@@ -61,7 +61,7 @@ pub trait Dispatch: Send + Sync + 'static {
         &self,
         batch: Vec<Occurrence>,
         records: Vec<NewRun>,
-        cursors: Vec<(String, DateTime<Utc>)>,
+        cursors: Vec<(JobId, DateTime<Utc>)>,
         force: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send;
 }
@@ -71,7 +71,7 @@ impl Dispatch for Runner {
         &self,
         batch: Vec<Occurrence>,
         records: Vec<NewRun>,
-        cursors: Vec<(String, DateTime<Utc>)>,
+        cursors: Vec<(JobId, DateTime<Utc>)>,
         force: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
         Runner::submit(self, batch, records, cursors, force)
@@ -104,9 +104,32 @@ impl Clock {
 
 struct Entry {
     job: Arc<Job>,
-    commit: String,
+    commit: Arc<str>,
     cursor: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
+    /// The firing after `next`, computed ahead so that the common case at a firing (one
+    /// occurrence due, on time) costs no cron arithmetic before the hand-over.
+    following: Option<DateTime<Utc>>,
+}
+
+impl Entry {
+    fn new(job: Arc<Job>, commit: Arc<str>, cursor: DateTime<Utc>) -> Entry {
+        let next = next_firing(&job, cursor);
+        let following = next.and_then(|at| next_firing(&job, at));
+        Entry {
+            job,
+            commit,
+            cursor,
+            next,
+            following,
+        }
+    }
+
+    /// Moves on to `following` after `next` was handed over on time.
+    fn advance(&mut self) {
+        self.next = self.following;
+        self.following = self.next.and_then(|at| next_firing(&self.job, at));
+    }
 }
 
 /// The scheduling loop's state.
@@ -115,6 +138,19 @@ pub struct Scheduler<D: Dispatch = Runner> {
     clock: Clock,
     entries: HashMap<JobId, Entry>,
     queue: BTreeSet<(DateTime<Utc>, JobId)>,
+    /// The hand-over for the earliest firing, built while waiting for it; dropped whenever the
+    /// queue changes.
+    prepared: Option<Prepared>,
+}
+
+/// Every occurrence due at one instant, ready to hand over the moment it arrives.
+struct Prepared {
+    at: DateTime<Utc>,
+    batch: Vec<Occurrence>,
+    cursors: Vec<(JobId, DateTime<Utc>)>,
+    /// The earliest second firing among these jobs: woken at or after it, some job has two
+    /// occurrences due and the general path must decide.
+    valid_until: DateTime<Utc>,
 }
 
 /// What to do with the occurrences of one job that are due.
@@ -133,6 +169,7 @@ impl<D: Dispatch> Scheduler<D> {
             clock,
             entries: HashMap::new(),
             queue: BTreeSet::new(),
+            prepared: None,
         }
     }
 
@@ -152,6 +189,12 @@ impl<D: Dispatch> Scheduler<D> {
                 self.fire(now).await;
                 continue;
             }
+            if let Some(at) = earliest
+                && self.prepared.as_ref().is_none_or(|p| p.at != at)
+            {
+                self.prepare(at);
+            }
+            let now = self.clock.now();
             let wait = earliest
                 .and_then(|at| (at - now).to_std().ok())
                 .unwrap_or(MAX_WAIT)
@@ -184,6 +227,7 @@ impl<D: Dispatch> Scheduler<D> {
     /// Replaces the deployed set. Unchanged jobs keep their place; changed ones are
     /// rescheduled from now; removed ones leave the queue (a run in progress finishes).
     pub fn deploy(&mut self, set: Vec<Deployed>, now: DateTime<Utc>) {
+        self.prepared = None;
         let mut entries = HashMap::with_capacity(set.len());
         for deployed in set {
             let id = deployed.job.id.clone();
@@ -197,24 +241,13 @@ impl<D: Dispatch> Scheduler<D> {
                 }
                 Some(entry) => {
                     self.unqueue(&entry);
-                    let mut fresh = Entry {
-                        job: deployed.job,
-                        commit: deployed.commit,
-                        cursor: entry.cursor.max(now),
-                        next: None,
-                    };
-                    fresh.next = next_firing(&fresh.job, fresh.cursor);
-                    fresh
+                    Entry::new(deployed.job, deployed.commit, entry.cursor.max(now))
                 }
-                None => {
-                    let cursor = deployed.cursor.unwrap_or(now);
-                    Entry {
-                        next: next_firing(&deployed.job, cursor),
-                        job: deployed.job,
-                        commit: deployed.commit,
-                        cursor,
-                    }
-                }
+                None => Entry::new(
+                    deployed.job,
+                    deployed.commit,
+                    deployed.cursor.unwrap_or(now),
+                ),
             };
             if let Some(at) = entry.next {
                 self.queue.insert((at, id.clone()));
@@ -244,16 +277,70 @@ impl<D: Dispatch> Scheduler<D> {
         self.queue.iter().cloned().collect()
     }
 
+    /// Builds the hand-over for the jobs firing at `at`, the earliest instant in the queue.
+    fn prepare(&mut self, at: DateTime<Utc>) {
+        let mut prepared = Prepared {
+            at,
+            batch: Vec::new(),
+            cursors: Vec::new(),
+            valid_until: DateTime::<Utc>::MAX_UTC,
+        };
+        for (_, id) in self.queue.iter().take_while(|(when, _)| *when == at) {
+            let Some(entry) = self.entries.get(id) else {
+                continue;
+            };
+            prepared.batch.push(Occurrence {
+                job: Arc::clone(&entry.job),
+                commit: Arc::clone(&entry.commit),
+                scheduled_for: at,
+                trigger: Trigger::Schedule,
+            });
+            prepared.cursors.push((id.clone(), at));
+            if let Some(following) = entry.following {
+                prepared.valid_until = prepared.valid_until.min(following);
+            }
+        }
+        self.prepared = Some(prepared);
+    }
+
     /// Handles every job whose next firing is at or before `now`.
+    ///
+    /// The common case, every job at the earliest instant due once and on time, hands over
+    /// the batch [`Self::prepare`] built while waiting, and does the queue upkeep afterwards:
+    /// with 10,000 jobs firing in the same second, the last one would otherwise wait for the
+    /// cron arithmetic and queue updates of all the others.
     pub async fn fire(&mut self, now: DateTime<Utc>) {
+        if let Some(prepared) = self.prepared.take() {
+            let earliest = self.queue.first().map(|(at, _)| *at);
+            if earliest == Some(prepared.at)
+                && now < prepared.valid_until
+                && now - prepared.at <= ON_TIME
+            {
+                let at = prepared.at;
+                let ids: Vec<JobId> = prepared.cursors.iter().map(|(id, _)| id.clone()).collect();
+                self.submit(prepared.batch, Vec::new(), prepared.cursors)
+                    .await;
+                for id in ids {
+                    self.queue.remove(&(at, id.clone()));
+                    if let Some(entry) = self.entries.get_mut(&id) {
+                        entry.cursor = at;
+                        entry.advance();
+                        if let Some(next) = entry.next {
+                            self.queue.insert((next, id));
+                        }
+                    }
+                }
+                return;
+            }
+        }
         let mut batch = Vec::new();
         let mut records = Vec::new();
         let mut cursors = Vec::new();
-        while let Some((at, id)) = self.queue.first().cloned() {
+        while let Some((at, id)) = self.queue.pop_first() {
             if at > now {
+                self.queue.insert((at, id));
                 break;
             }
-            self.queue.pop_first();
             let Some(entry) = self.entries.get_mut(&id) else {
                 continue;
             };
@@ -261,7 +348,7 @@ impl<D: Dispatch> Scheduler<D> {
             for (scheduled_for, trigger) in &plan.run {
                 batch.push(Occurrence {
                     job: Arc::clone(&entry.job),
-                    commit: entry.commit.clone(),
+                    commit: Arc::clone(&entry.commit),
                     scheduled_for: *scheduled_for,
                     trigger: *trigger,
                 });
@@ -269,11 +356,21 @@ impl<D: Dispatch> Scheduler<D> {
             records.extend(missed_rows(&entry.job, &entry.commit, &plan));
             entry.cursor = cursor;
             entry.next = next;
-            cursors.push((id.to_string(), cursor));
+            entry.following = next.and_then(|at| next_firing(&entry.job, at));
+            cursors.push((id.clone(), cursor));
             if let Some(next) = next {
                 self.queue.insert((next, id));
             }
         }
+        self.submit(batch, records, cursors).await;
+    }
+
+    async fn submit(
+        &self,
+        batch: Vec<Occurrence>,
+        records: Vec<NewRun>,
+        cursors: Vec<(JobId, DateTime<Utc>)>,
+    ) {
         if let Err(error) = self.runner.submit(batch, records, cursors, false).await {
             tracing::error!("cannot record due runs: {error}");
         }
@@ -294,7 +391,7 @@ impl<D: Dispatch> Scheduler<D> {
         };
         let occurrence = Occurrence {
             job: Arc::clone(&entry.job),
-            commit: entry.commit.clone(),
+            commit: Arc::clone(&entry.commit),
             scheduled_for: self.clock.now(),
             trigger: Trigger::Manual,
         };
@@ -548,7 +645,7 @@ mod tests {
             &self,
             batch: Vec<Occurrence>,
             _records: Vec<NewRun>,
-            _cursors: Vec<(String, DateTime<Utc>)>,
+            _cursors: Vec<(JobId, DateTime<Utc>)>,
             _force: bool,
         ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
             let now = self
@@ -653,10 +750,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_late_wake_goes_through_catchup() {
-        // The cursor says the last handled occurrence was three hours ago: the daemon was down.
-        let clock = Clock::from_tokio(at("2026-11-25T12:00:30Z"));
+    /// A scheduler recording into a fresh [`Recorder`], with one hourly UTC job deployed.
+    fn hourly(clock: &Clock, cursor: Option<DateTime<Utc>>) -> (Recorder, Scheduler<Recorder>) {
         let recorder = Recorder::default();
         *recorder.clock.lock().expect("clock") = Some(clock.clone());
         let mut scheduler = Scheduler::new(recorder.clone(), clock.clone());
@@ -664,15 +759,47 @@ mod tests {
             vec![Deployed {
                 job: named("hourly", "0 * * * *", "UTC"),
                 commit: "c".into(),
-                cursor: Some(at("2026-11-25T09:00:00Z")),
+                cursor,
             }],
             clock.now(),
         );
+        (recorder, scheduler)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_wake_goes_through_catchup() {
+        // The cursor says the last handled occurrence was three hours ago: the daemon was down.
+        let clock = Clock::from_tokio(at("2026-11-25T12:00:30Z"));
+        let (recorder, mut scheduler) = hourly(&clock, Some(at("2026-11-25T09:00:00Z")));
         scheduler.fire(clock.now()).await;
         let fired = recorder.fired.lock().expect("fired").clone();
         // 10:00 and 11:00 are late (missed, latest supersedes); 12:00 is on time.
         let runs: Vec<_> = fired.iter().map(|f| (f.2, f.3)).collect();
         assert_eq!(runs, vec![(at("2026-11-25T12:00:00Z"), Trigger::Schedule)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wall_clock_jump_while_waiting_bypasses_the_prepared_batch() {
+        // The batch for 10:00 is prepared while waiting; then the laptop sleeps for three
+        // hours. On waking, 10:00 to 12:00 are late and only 13:00 runs.
+        let jump = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let base = Clock::from_tokio(at("2026-11-25T09:59:59Z"));
+        let offset = Arc::clone(&jump);
+        let clock = Clock(Arc::new(move || {
+            base.now() + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+        }));
+        let (recorder, scheduler) = hourly(&clock, None);
+        let (_commands, queue) = mpsc::channel(1);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(scheduler.run(queue, stopped));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        jump.store(3 * 3600, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.send(true).expect("stop");
+        task.await.expect("scheduler ends");
+        let fired = recorder.fired.lock().expect("fired").clone();
+        let runs: Vec<_> = fired.iter().map(|f| (f.2, f.3)).collect();
+        assert_eq!(runs, vec![(at("2026-11-25T13:00:00Z"), Trigger::Schedule)]);
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl Syncer {
             .values()
             .map(|d| Deployed {
                 job: Arc::clone(&d.job),
-                commit: d.row.commit_id.clone(),
+                commit: Arc::from(d.row.commit_id.as_str()),
                 cursor: d.row.cursor,
             })
             .collect()

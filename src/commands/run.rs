@@ -128,7 +128,7 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
     let occurrence = Occurrence {
         job: Arc::clone(&known.job),
-        commit: known.commit.clone(),
+        commit: Arc::from(known.commit.as_str()),
         scheduled_for: Utc::now(),
         trigger: Trigger::Manual,
     };

@@ -177,7 +177,7 @@ fn read_row(row: &Row<'_>) -> SqlResult<RunRow> {
 pub fn claim(
     conn: &mut Connection,
     runs: &[NewRun],
-    cursors: &[(String, DateTime<Utc>)],
+    cursors: &[(crate::job::JobId, DateTime<Utc>)],
 ) -> SqlResult<Vec<Option<i64>>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut ids = Vec::with_capacity(runs.len());
@@ -210,7 +210,7 @@ pub fn claim(
             "UPDATE deployed_jobs SET cursor = max(coalesce(cursor, 0), ?2) WHERE id = ?1",
         )?;
         for (job, at) in cursors {
-            cursor.execute(params![job, to_db(*at)])?;
+            cursor.execute(params![job.as_str(), to_db(*at)])?;
         }
     }
     tx.commit()?;

@@ -47,7 +47,7 @@ pub fn repo_with_jobs(root: &Path, count: usize, schedule: &str) -> (PathBuf, Pa
         .expect("write");
     }
     git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "jobs"]);
+    git(&work, &["commit", "-q", "--allow-empty", "-m", "jobs"]);
     git(root, &["init", "-q", "--bare", "-b", "main", "origin.git"]);
     git(
         &work,

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
+use backoffice::job::JobId;
 use backoffice::runner::{Admission, Occurrence};
 use backoffice::scheduler::{Clock, Deployed, Dispatch, Scheduler};
 use backoffice::store::jobs::DeployedRow;
@@ -35,7 +36,7 @@ impl Dispatch for Claimer {
         &self,
         batch: Vec<Occurrence>,
         records: Vec<NewRun>,
-        cursors: Vec<(String, DateTime<Utc>)>,
+        cursors: Vec<(JobId, DateTime<Utc>)>,
         _force: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
         let handed_at = Utc::now();
@@ -51,7 +52,7 @@ impl Dispatch for Claimer {
                 status: RunStatus::Running,
                 started_at: Some(handed_at),
                 error: None,
-                commit_id: Some(o.commit.clone()),
+                commit_id: Some(o.commit.to_string()),
                 definition_hash: None,
                 owner: Some("bench".into()),
             }));

@@ -24,7 +24,7 @@ impl Dispatch for Idle {
         &self,
         _: Vec<Occurrence>,
         _: Vec<NewRun>,
-        _: Vec<(String, DateTime<Utc>)>,
+        _: Vec<(backoffice::job::JobId, DateTime<Utc>)>,
         _: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
         std::future::ready(Ok(Vec::new()))
