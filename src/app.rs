@@ -16,6 +16,8 @@ use crate::control;
 use crate::owner::{self, OwnerLock};
 use crate::runner::Runner;
 use crate::scheduler::{Clock, Command, Scheduler};
+use crate::site::server::SiteServer;
+use crate::site::{Site, live};
 use crate::store::{Store, runs};
 use crate::sync::{Source, SyncError, Syncer};
 use crate::watch::watch_refs;
@@ -37,6 +39,10 @@ pub struct ServeOptions {
     pub allow_empty: bool,
     /// How long running jobs get to finish on shutdown.
     pub grace: Duration,
+    /// Where the status site is served; `None` only writes it.
+    pub listen: Option<String>,
+    /// The user's own site templates.
+    pub templates: Option<PathBuf>,
 }
 
 /// Why the daemon could not start.
@@ -58,6 +64,10 @@ pub enum ServeError {
     Sync(#[from] SyncError),
     #[error("cannot create the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Site(#[from] crate::site::SiteError),
+    #[error(transparent)]
+    SiteServer(#[from] crate::site::server::ServerError),
     #[error("cannot listen on {path}: {source}")]
     Socket {
         path: PathBuf,
@@ -179,12 +189,39 @@ pub async fn serve(
         syncer.label(),
         state.display()
     );
-    let syncing = tokio::spawn(sync_loop(syncer, watch_dir, poll, commands, stopped));
+    let site_dir = state.join("site");
+    let site = Site::new(
+        &site_dir,
+        options.templates.as_deref(),
+        &state.join("registry.db"),
+    )?;
+    let (synced, syncs) = mpsc::unbounded_channel();
+    let refreshing = tokio::spawn(live::keep_fresh(
+        site,
+        store.reader()?,
+        runner.subscribe(),
+        syncs,
+        stopped.clone(),
+    ));
+    let http = match &options.listen {
+        Some(addr) => {
+            let server = SiteServer::start(addr, &site_dir)?;
+            tracing::info!("status site: http://{}/", server.addr());
+            Some(server)
+        }
+        None => {
+            tracing::info!("status site written to {}", site_dir.display());
+            None
+        }
+    };
+    let syncing = tokio::spawn(sync_loop(
+        syncer, watch_dir, poll, commands, synced, stopped,
+    ));
 
     shutdown.await;
     tracing::info!("shutting down: no new runs start");
     let _ = stop.send(true);
-    let _ = tokio::join!(scheduling, controlling, syncing);
+    let _ = tokio::join!(scheduling, controlling, syncing, refreshing);
     let active = runner.active();
     if active > 0 {
         tracing::info!(
@@ -196,6 +233,9 @@ pub async fn serve(
     if cut > 0 {
         tracing::warn!("{cut} run(s) cut off after the grace period; recorded as cancelled");
     }
+    if let Some(server) = http {
+        server.stop();
+    }
     let _ = std::fs::remove_file(&socket);
     drop(owner);
     Ok(())
@@ -206,6 +246,7 @@ async fn sync_loop(
     watch_dir: Option<PathBuf>,
     poll: Duration,
     commands: mpsc::Sender<Command>,
+    synced: mpsc::UnboundedSender<()>,
     mut stop: watch::Receiver<bool>,
 ) {
     let (changed, mut changes) = mpsc::unbounded_channel();
@@ -235,6 +276,8 @@ async fn sync_loop(
             Ok(None) => {}
             Err(error) => tracing::error!("sync failed, the deployed jobs keep running: {error}"),
         }
+        // The site shows the sync state whatever happened (a held commit, a fetch time).
+        let _ = synced.send(());
         tokio::select! {
             _ = stop.changed() => break,
             Some(()) = changes.recv() => {

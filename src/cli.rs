@@ -71,6 +71,8 @@ pub enum Command {
     Next(NextArgs),
     /// Deployed commit, sync state, and each job's next run and last outcome.
     Status(StatusArgs),
+    /// Write the status site into <state>/site once, from the databases (no daemon needed).
+    Site(SiteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +97,33 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long running jobs get to finish.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Address of the status site's HTTP server (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "BACKOFFICE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    /// Only write the status site into <state>/site; serve no HTTP.
+    #[arg(long)]
+    pub no_http: bool,
+    #[command(flatten)]
+    pub templates: TemplatesArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplatesArgs {
+    /// Render the status site with your own copy of the templates (every .hbs file of the
+    /// repository's templates/ folder, plus style.css) instead of the built-in ones.
+    #[arg(long, env = "BACKOFFICE_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    #[command(flatten)]
+    pub templates: TemplatesArgs,
 }
 
 #[derive(Debug, Args)]

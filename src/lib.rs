@@ -23,6 +23,7 @@ pub mod commands;
 
 pub mod app;
 pub mod control;
+pub mod display;
 pub mod logging;
 
 pub mod repo;
@@ -44,6 +45,7 @@ pub mod executors;
 pub mod run_error;
 pub mod runner;
 pub mod scheduler;
+pub mod site;
 
 pub mod owner;
 pub mod store;

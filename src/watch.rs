@@ -20,7 +20,12 @@ pub fn watch_refs(
 ) -> notify::Result<RefWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
-            Ok(event) => event.paths.iter().any(|path| moves_a_ref(path)),
+            // Reading a ref (as every sync does) raises access events: only changes count,
+            // or each sync would trigger the next.
+            Ok(event) => {
+                !matches!(event.kind, notify::EventKind::Access(_))
+                    && event.paths.iter().any(|path| moves_a_ref(path))
+            }
             // An overflowed queue may have hidden a ref move: look.
             Err(_) => true,
         };

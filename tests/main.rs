@@ -5,6 +5,8 @@
 mod fakes;
 mod support;
 
+/// The status site in headless Chromium: nothing external, no console error, phone width.
+mod browser;
 /// `backoffice check` and `plan`: what a pull request sees.
 mod check;
 /// SIGKILL during a run, graceful shutdown, and several processes on one database.
@@ -13,3 +15,7 @@ mod crash;
 mod gitops;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
+/// The status site: rendering from a real database, escaping, paging, incremental updates.
+mod site;
+/// The status site's HTTP server, and `serve` keeping the site current.
+mod site_http;

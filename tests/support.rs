@@ -160,6 +160,10 @@ impl Daemon {
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = backoffice(state);
         command.arg("serve").args(args).envs(env.iter().copied());
+        if !args.iter().any(|a| *a == "--listen" || *a == "--no-http") {
+            // Tests run in parallel: never the default port.
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         command.env("BACKOFFICE_LOG", "debug");
         command.stdout(Stdio::null()).stderr(log_file);
         let child = command.spawn().expect("spawn serve");
@@ -174,6 +178,24 @@ impl Daemon {
         });
         assert!(up, "serve did not start:\n{}", daemon.log_text());
         daemon
+    }
+
+    /// The status site's address, as the daemon logged it (`http://127.0.0.1:PORT`).
+    pub fn site_url(&self) -> String {
+        let mut found = None;
+        wait_until(Duration::from_secs(10), || {
+            found = self.log_text().lines().find_map(|line| {
+                let at = line.find("status site: http://")?;
+                Some(
+                    line[at + "status site: ".len()..]
+                        .trim()
+                        .trim_end_matches('/')
+                        .to_string(),
+                )
+            });
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no status site address in the log:\n{}", self.log_text()))
     }
 
     pub fn log_text(&self) -> String {

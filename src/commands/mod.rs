@@ -6,6 +6,7 @@ mod next;
 mod plan;
 mod run;
 mod runs;
+mod site;
 mod status;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,8 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
                 poll: args.poll,
                 allow_empty: args.allow_empty,
                 grace: args.grace,
+                listen: (!args.no_http).then_some(args.listen),
+                templates: args.templates.templates,
             };
             runtime()?.block_on(app::serve(options, app::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
@@ -73,6 +76,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Runs(args) => runs::execute(&state, &args),
         Command::Next(args) => next::execute(&state, &args),
         Command::Status(args) => status::execute(&state, &args),
+        Command::Site(args) => site::execute(&state, &args),
     }
 }
 
@@ -171,83 +175,4 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// `2026-11-26 Thu 07:00 KST` in the job's zone.
-fn local_time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
-    at.with_timezone(&zone)
-        .format("%Y-%m-%d %a %H:%M:%S %Z")
-        .to_string()
-}
-
-/// `2026-11-25 22:00 UTC`.
-fn utc_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-/// `in 3h 12m`, `5m ago`.
-fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (at - now).num_seconds();
-    if seconds == 0 {
-        return "just now".into();
-    }
-    let magnitude = crate::duration::format(std::time::Duration::from_secs(seconds.unsigned_abs()));
-    let coarse = coarsen(&magnitude);
-    if seconds >= 0 {
-        format!("in {coarse}")
-    } else {
-        format!("{coarse} ago")
-    }
-}
-
-/// Keeps the two largest units of a duration string (`1d2h3m4s` → `1d2h`).
-fn coarsen(text: &str) -> String {
-    let mut units = 0;
-    let mut out = String::new();
-    for c in text.chars() {
-        out.push(c);
-        if c.is_ascii_alphabetic() {
-            units += 1;
-            if units == 2 {
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// A short commit id.
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(10)]
-}
-
-/// The first line of `text`, at most `limit` characters.
-fn one_line(text: &str, limit: usize) -> String {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    if line.chars().count() > limit {
-        format!("{}…", line.chars().take(limit).collect::<String>())
-    } else {
-        line.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_times_read_naturally() {
-        let now = Utc::now();
-        assert_eq!(
-            relative(now + chrono::Duration::seconds(3 * 3600 + 720 + 5), now),
-            "in 3h12m"
-        );
-        assert_eq!(
-            relative(now - chrono::Duration::seconds(300), now),
-            "5m ago"
-        );
-        assert_eq!(one_line("\n  first line\nsecond", 5), "first…");
-    }
-}
+pub(crate) use crate::display::{local_time, one_line, relative, short, utc_time};

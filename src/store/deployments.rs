@@ -21,7 +21,7 @@ pub enum DeploymentOutcome {
 }
 
 impl DeploymentOutcome {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             DeploymentOutcome::Applied => "applied",
             DeploymentOutcome::Held => "held",

@@ -97,6 +97,23 @@ impl Store {
         })
     }
 
+    /// A read-only connection of its own to the same file, for readers that take their time
+    /// (the status site) and must not hold up the writers behind the store's lock. WAL lets
+    /// it read while others write.
+    pub fn reader(&self) -> Result<Connection, StoreError> {
+        let wrap = |source| StoreError::Sqlite {
+            path: self.inner.path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(wrap)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
+        Ok(conn)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

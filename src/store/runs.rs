@@ -307,6 +307,122 @@ pub fn latest_per_job(conn: &Connection) -> SqlResult<Vec<RunRow>> {
     .collect()
 }
 
+/// Outcomes of finished runs, counted since an instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    pub succeeded: u64,
+    /// Failed, timed out or interrupted.
+    pub failed: u64,
+    pub skipped: u64,
+    pub missed: u64,
+    pub cancelled: u64,
+}
+
+impl Outcomes {
+    fn add(&mut self, status: &str, count: u64) {
+        match status {
+            "succeeded" => self.succeeded += count,
+            "failed" | "timed_out" | "interrupted" => self.failed += count,
+            "skipped" => self.skipped += count,
+            "missed" => self.missed += count,
+            "cancelled" => self.cancelled += count,
+            _ => {}
+        }
+    }
+}
+
+/// Outcomes of every job's runs that finished at or after `since`.
+pub fn outcomes_since(conn: &Connection, since: DateTime<Utc>) -> SqlResult<Outcomes> {
+    let mut outcomes = Outcomes::default();
+    let mut statement = conn.prepare_cached(
+        "SELECT status, count(*) FROM runs WHERE finished_at >= ?1 GROUP BY status",
+    )?;
+    let rows = statement.query_map(params![to_db(since)], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (status, count) = row?;
+        outcomes.add(&status, u64::try_from(count).unwrap_or_default());
+    }
+    Ok(outcomes)
+}
+
+/// Outcomes of one job's runs that finished at or after each of `since` (one count each).
+pub fn job_outcomes_since(
+    conn: &Connection,
+    job: &str,
+    since: &[DateTime<Utc>],
+) -> SqlResult<Vec<Outcomes>> {
+    let Some(earliest) = since.iter().min() else {
+        return Ok(Vec::new());
+    };
+    let mut out = vec![Outcomes::default(); since.len()];
+    let mut statement = conn.prepare_cached(
+        "SELECT status, finished_at FROM runs WHERE job_id = ?1 AND finished_at >= ?2",
+    )?;
+    let rows = statement.query_map(params![job, to_db(*earliest)], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (status, finished) = row?;
+        for (outcomes, from) in out.iter_mut().zip(since) {
+            if finished >= to_db(*from) {
+                outcomes.add(&status, 1);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many runs a job has, and how many of them have an id at or below `id`.
+pub fn job_run_count(conn: &Connection, job: &str, up_to: Option<i64>) -> SqlResult<u64> {
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM runs WHERE job_id = ?1 AND id <= ?2")?
+        .query_row(params![job, up_to.unwrap_or(i64::MAX)], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// A job's runs oldest first, `limit` of them after skipping `offset`: one archive page.
+pub fn job_runs_oldest_first(
+    conn: &Connection,
+    job: &str,
+    offset: u64,
+    limit: u64,
+) -> SqlResult<Vec<RunRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE job_id = ?1 ORDER BY id ASC LIMIT ?2 OFFSET ?3"
+    ))?
+    .query_map(
+        params![
+            job,
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX)
+        ],
+        read_row,
+    )?
+    .collect()
+}
+
+/// Durations of a job's latest finished runs that did work, newest first.
+pub fn recent_durations(conn: &Connection, job: &str, limit: usize) -> SqlResult<Vec<i64>> {
+    conn.prepare_cached(
+        "SELECT duration_ms FROM runs WHERE job_id = ?1 AND duration_ms IS NOT NULL \
+         AND status IN ('succeeded', 'failed', 'timed_out') ORDER BY id DESC LIMIT ?2",
+    )?
+    .query_map(params![job, limit as i64], |row| row.get(0))?
+    .collect()
+}
+
+/// The latest failed, timed-out or interrupted runs of every job, newest first.
+pub fn recent_failures(conn: &Connection, limit: usize) -> SqlResult<Vec<RunRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE status IN ('failed', 'timed_out', 'interrupted') \
+         ORDER BY finished_at DESC LIMIT ?1"
+    ))?
+    .query_map(params![limit as i64], read_row)?
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,306 @@
+//! The read-only status site: static files under `state/site/`, regenerated after every run,
+//! every deployment and once a minute, and served by [`server`].
+//!
+//! [`data`] reads the databases, [`views`] turns that into display structs, [`render`] fills
+//! the templates, [`write`] puts files in place atomically. [`Site`] keeps the last
+//! [`data::Snapshot`] so that a finished run rewrites only the pages it changes: its job's
+//! page, the history page holding the run, the run's own page, the dashboard, the jobs table
+//! and the machine-readable twins.
+
+pub mod data;
+pub mod live;
+pub mod render;
+pub mod server;
+pub mod svg;
+pub mod views;
+pub mod words;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::store::runs;
+use data::{JobSummary, Snapshot};
+use render::{RenderError, Renderer};
+use views::PAGE_SIZE;
+use write::{WriteError, Writer};
+
+/// Why the site could not be (re)generated.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("reading the run history: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("serializing {what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What one regeneration did.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub written: usize,
+    pub took: Duration,
+}
+
+/// The site generator of one state folder.
+pub struct Site {
+    renderer: Renderer,
+    writer: Writer,
+    snapshot: Snapshot,
+    registry_db: PathBuf,
+}
+
+impl Site {
+    /// A generator writing into `dir`, with the embedded templates or those in `templates`.
+    pub fn new(
+        dir: &Path,
+        templates: Option<&Path>,
+        registry_db: &Path,
+    ) -> Result<Site, SiteError> {
+        Ok(Site {
+            renderer: Renderer::new(templates)?,
+            writer: Writer::new(dir),
+            snapshot: Snapshot::default(),
+            registry_db: registry_db.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.writer.root()
+    }
+
+    /// Writes every page from the databases: on start, and for `backoffice site`.
+    pub fn generate_all(
+        &mut self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<Report, SiteError> {
+        let started = self.start();
+        self.snapshot = Snapshot::load(conn, now)?;
+        self.writer
+            .write("style.css", self.renderer.style().as_bytes())?;
+        let ids: Vec<String> = self.snapshot.jobs.keys().cloned().collect();
+        for id in &ids {
+            self.write_job(conn, id, &[], true, now)?;
+        }
+        self.write_overview(conn, now)?;
+        self.write_deployments(now)?;
+        Ok(self.finish(started))
+    }
+
+    /// After runs of these jobs started or ended: `(job, run id)` each.
+    pub fn runs_changed(
+        &mut self,
+        conn: &Connection,
+        changed: &[(String, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<Report, SiteError> {
+        let started = self.start();
+        let mut by_job: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+        for (job, run) in changed {
+            by_job.entry(job.as_str()).or_default().push(*run);
+        }
+        for (job, runs) in by_job {
+            if self.snapshot.refresh_job(conn, job, now)? {
+                self.write_job(conn, job, &runs, false, now)?;
+            }
+        }
+        self.write_overview(conn, now)?;
+        Ok(self.finish(started))
+    }
+
+    /// After a deployment: everything but the histories of unchanged jobs.
+    pub fn deployed(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<Report, SiteError> {
+        let started = self.start();
+        let previous = std::mem::take(&mut self.snapshot.jobs);
+        self.snapshot = Snapshot::load(conn, now)?;
+        let ids: Vec<String> = self
+            .snapshot
+            .jobs
+            .iter()
+            .filter(|(id, now_deployed)| {
+                previous.get(*id).is_none_or(|before| {
+                    before.row.definition_hash != now_deployed.row.definition_hash
+                        || before.row.commit_id != now_deployed.row.commit_id
+                        || before.row.invalid_errors.len() != now_deployed.row.invalid_errors.len()
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            self.write_job(conn, id, &[], false, now)?;
+        }
+        self.write_overview(conn, now)?;
+        self.write_deployments(now)?;
+        Ok(self.finish(started))
+    }
+
+    /// Once a minute: success-rate windows slide and "generated at" shows the daemon lives.
+    pub fn tick(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<Report, SiteError> {
+        let started = self.start();
+        self.snapshot = Snapshot::load(conn, now)?;
+        self.write_overview(conn, now)?;
+        Ok(self.finish(started))
+    }
+
+    fn start(&mut self) -> Instant {
+        self.writer.changed = 0;
+        Instant::now()
+    }
+
+    fn finish(&self, started: Instant) -> Report {
+        Report {
+            written: self.writer.changed,
+            took: started.elapsed(),
+        }
+    }
+
+    /// Dashboard, jobs table, `status.json` and the feed.
+    fn write_overview(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<(), SiteError> {
+        let rows: Vec<views::JobRow> = self
+            .snapshot
+            .jobs
+            .values()
+            .map(|s| views::job_row(s, now))
+            .collect();
+        let dashboard = views::dashboard(&self.snapshot, &rows, self.registry(), now);
+        self.page("index.html", "dashboard", &dashboard)?;
+        self.json(
+            "status.json",
+            &StatusJson {
+                dashboard: &dashboard,
+                jobs: &rows,
+            },
+        )?;
+        let jobs = views::JobsPage {
+            layout: views::Layout::new("Jobs", "jobs/index.html", "jobs", now),
+            jobs: rows,
+        };
+        self.page("jobs/index.html", "jobs", &jobs)?;
+        let failures = runs::recent_failures(conn, 50)?;
+        let feed = views::feed(&self.snapshot, &failures, now);
+        self.page("feed.xml", "feed", &feed)?;
+        Ok(())
+    }
+
+    fn write_deployments(&mut self, now: DateTime<Utc>) -> Result<(), SiteError> {
+        let page = views::deployments_page(&self.snapshot, now);
+        self.page("deployments.html", "deployments", &page)
+    }
+
+    /// A job's page, JSON twin and badge; the history pages holding `runs` (or, with
+    /// `all_history`, every history page) and the pages of runs cut short in the lists.
+    fn write_job(
+        &mut self,
+        conn: &Connection,
+        id: &str,
+        run_ids: &[i64],
+        all_history: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), SiteError> {
+        let Some(summary) = self.snapshot.jobs.get(id).cloned() else {
+            return Ok(());
+        };
+        let total = runs::job_run_count(conn, id, None)?;
+        let newest = runs::recent(conn, Some(id), PAGE_SIZE as usize)?;
+        let page = views::job_page(&summary, &newest, total, None, now);
+        self.write_run_pages(&summary, &newest, &page.runs, now)?;
+        self.page(&views::job_path(id), "job", &page)?;
+        self.json(
+            &format!("jobs/{id}.json"),
+            &JobJson {
+                job: &page.job,
+                definition: &page.definition,
+                total_runs: total,
+                runs: &page.runs,
+            },
+        )?;
+        self.writer.write(
+            &format!("badges/{id}.svg"),
+            views::badge(&summary).as_bytes(),
+        )?;
+        let mut archive_pages = std::collections::BTreeSet::new();
+        if all_history {
+            archive_pages.extend(1..=total.div_ceil(PAGE_SIZE));
+        }
+        for run in run_ids {
+            let position = runs::job_run_count(conn, id, Some(*run))?;
+            archive_pages.insert(position.div_ceil(PAGE_SIZE).max(1));
+        }
+        for number in archive_pages {
+            let rows = runs::job_runs_oldest_first(conn, id, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
+            let mut newest_first = rows;
+            newest_first.reverse();
+            let page = views::job_page(&summary, &newest_first, total, Some(number), now);
+            if all_history {
+                self.write_run_pages(&summary, &newest_first, &page.runs, now)?;
+            }
+            self.page(&views::archive_path(id, number), "job", &page)?;
+        }
+        Ok(())
+    }
+
+    /// Own pages of the runs whose error or result the list cut.
+    fn write_run_pages(
+        &mut self,
+        summary: &JobSummary,
+        rows: &[runs::RunRow],
+        shown: &[views::RunView],
+        now: DateTime<Utc>,
+    ) -> Result<(), SiteError> {
+        for (row, view) in rows.iter().zip(shown) {
+            if view.truncated {
+                let page = views::run_page(Some(summary), row, now);
+                self.page(&views::run_path(row.id), "run", &page)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn registry(&self) -> Option<views::RegistryView> {
+        None.filter(|_: &views::RegistryView| self.registry_db.exists())
+    }
+
+    fn page(&mut self, path: &str, template: &str, data: &impl Serialize) -> Result<(), SiteError> {
+        let html = self.renderer.render(template, data)?;
+        self.writer.write(path, html.as_bytes())?;
+        Ok(())
+    }
+
+    fn json(&mut self, path: &str, data: &impl Serialize) -> Result<(), SiteError> {
+        let text = serde_json::to_string_pretty(data).map_err(|source| SiteError::Json {
+            what: path.to_string(),
+            source,
+        })?;
+        self.writer.write(path, text.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// `status.json`: the dashboard's data and every job's row.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    #[serde(flatten)]
+    dashboard: &'a views::Dashboard,
+    jobs: &'a [views::JobRow],
+}
+
+/// `jobs/<id>.json`.
+#[derive(Serialize)]
+struct JobJson<'a> {
+    job: &'a views::JobRow,
+    definition: &'a str,
+    total_runs: u64,
+    runs: &'a [views::RunView],
+}
