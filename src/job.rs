@@ -37,7 +37,10 @@ impl JobId {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         };
-        if id.split('/').all(valid_segment) {
+        if id == "index" {
+            // jobs/index.html is the status site's jobs table.
+            Err("`index` is reserved (the status site's jobs table is jobs/index.html): rename jobs/index.toml".to_string())
+        } else if id.split('/').all(valid_segment) {
             Ok(JobId(Arc::from(id)))
         } else {
             Err(format!(
@@ -177,7 +180,8 @@ mod tests {
     fn ids_are_url_and_file_safe() {
         assert!(JobId::new("team/standup").is_ok());
         assert!(JobId::new("daily-briefing_v2.ko").is_ok());
-        for bad in ["", "a//b", "../x", ".hidden", "with space", "회의"] {
+        assert!(JobId::new("team/index").is_ok());
+        for bad in ["", "a//b", "../x", ".hidden", "with space", "회의", "index"] {
             assert!(JobId::new(bad).is_err(), "{bad}");
         }
     }

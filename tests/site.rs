@@ -284,7 +284,7 @@ fn pages_show_every_outcome_and_stay_well_formed() {
         "jobs/team/xss.html",
         "jobs/paused.html",
         "jobs/broken.html",
-        "jobs/standup/runs-1.html",
+        "history/standup/1.html",
         "deployments.html",
     ] {
         let html = read(&site, path);
@@ -444,22 +444,22 @@ fn history_is_paged_and_a_run_rewrites_only_what_it_changes() {
     let main = read(&root, "jobs/standup.html");
     assert_eq!(main.matches("<tr id=\"run-").count(), 50);
     assert!(main.contains("runs 101–126") && main.contains("runs 1–50"));
-    let oldest = read(&root, "jobs/standup/runs-1.html");
+    let oldest = read(&root, "history/standup/1.html");
     assert_eq!(oldest.matches("<tr id=\"run-").count(), 50);
     assert_well_formed(&oldest, "archive page");
     assert!(
-        read(&root, "jobs/standup/runs-3.html")
+        read(&root, "history/standup/3.html")
             .matches("<tr id=\"run-")
             .count()
             == 26
     );
-    assert!(!root.join("jobs/standup/runs-4.html").exists());
+    assert!(!root.join("history/standup/4.html").exists());
 
     let other_before = std::fs::metadata(root.join("jobs/paused.html"))
         .expect("meta")
         .modified()
         .expect("mtime");
-    let old_archive = read(&root, "jobs/standup/runs-1.html");
+    let old_archive = read(&root, "history/standup/1.html");
     let id = record_run(
         &store,
         RunSpec {
@@ -481,9 +481,9 @@ fn history_is_paged_and_a_run_rewrites_only_what_it_changes() {
         report.written
     );
     assert!(read(&root, "jobs/standup.html").contains("HTTP 429 from the LLM endpoint"));
-    assert!(read(&root, "jobs/standup/runs-3.html").contains(&format!("id=\"run-{id}\"")));
+    assert!(read(&root, "history/standup/3.html").contains(&format!("id=\"run-{id}\"")));
     assert_eq!(
-        read(&root, "jobs/standup/runs-1.html"),
+        read(&root, "history/standup/1.html"),
         old_archive,
         "old pages untouched"
     );

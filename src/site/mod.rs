@@ -16,6 +16,7 @@ pub mod views;
 pub mod words;
 pub mod write;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,9 @@ pub enum SiteError {
     },
 }
 
+/// How often the once-a-minute refresh re-reads every job's success rates and durations.
+const RELOAD: chrono::Duration = chrono::Duration::minutes(10);
+
 /// What one regeneration did.
 #[derive(Debug, Clone, Copy)]
 pub struct Report {
@@ -58,6 +62,10 @@ pub struct Site {
     renderer: Renderer,
     writer: Writer,
     snapshot: Snapshot,
+    /// Each job's row in the tables, as last computed.
+    rows: BTreeMap<String, views::JobRow>,
+    /// When every job's figures were last read.
+    loaded_at: Option<DateTime<Utc>>,
     registry_db: PathBuf,
 }
 
@@ -72,6 +80,8 @@ impl Site {
             renderer: Renderer::new(templates)?,
             writer: Writer::new(dir),
             snapshot: Snapshot::default(),
+            rows: BTreeMap::new(),
+            loaded_at: None,
             registry_db: registry_db.to_path_buf(),
         })
     }
@@ -87,14 +97,14 @@ impl Site {
         now: DateTime<Utc>,
     ) -> Result<Report, SiteError> {
         let started = self.start();
-        self.snapshot = Snapshot::load(conn, now)?;
+        self.load(conn, now)?;
         self.writer
             .write("style.css", self.renderer.style().as_bytes())?;
         let ids: Vec<String> = self.snapshot.jobs.keys().cloned().collect();
         for id in &ids {
             self.write_job(conn, id, &[], true, now)?;
         }
-        self.write_overview(conn, now)?;
+        self.write_overview(conn, now, None)?;
         self.write_deployments(now)?;
         Ok(self.finish(started))
     }
@@ -107,16 +117,18 @@ impl Site {
         now: DateTime<Utc>,
     ) -> Result<Report, SiteError> {
         let started = self.start();
-        let mut by_job: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+        let mut by_job: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for (job, run) in changed {
             by_job.entry(job.as_str()).or_default().push(*run);
         }
+        let mut touched = BTreeSet::new();
         for (job, runs) in by_job {
             if self.snapshot.refresh_job(conn, job, now)? {
                 self.write_job(conn, job, &runs, false, now)?;
+                touched.insert(job.to_string());
             }
         }
-        self.write_overview(conn, now)?;
+        self.write_overview(conn, now, Some(&touched))?;
         Ok(self.finish(started))
     }
 
@@ -124,7 +136,7 @@ impl Site {
     pub fn deployed(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<Report, SiteError> {
         let started = self.start();
         let previous = std::mem::take(&mut self.snapshot.jobs);
-        self.snapshot = Snapshot::load(conn, now)?;
+        self.load(conn, now)?;
         let ids: Vec<String> = self
             .snapshot
             .jobs
@@ -141,17 +153,29 @@ impl Site {
         for id in &ids {
             self.write_job(conn, id, &[], false, now)?;
         }
-        self.write_overview(conn, now)?;
+        self.write_overview(conn, now, None)?;
         self.write_deployments(now)?;
         Ok(self.finish(started))
     }
 
-    /// Once a minute: success-rate windows slide and "generated at" shows the daemon lives.
+    /// Once a minute: relative times and next runs move on, and "generated at" shows the
+    /// daemon lives. Every [`RELOAD`] the per-job figures are re-read too, as their windows
+    /// slide (with a million runs that read takes a second or two, too much for every minute).
     pub fn tick(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<Report, SiteError> {
         let started = self.start();
-        self.snapshot = Snapshot::load(conn, now)?;
-        self.write_overview(conn, now)?;
+        if self.loaded_at.is_none_or(|at| now - at >= RELOAD) {
+            self.load(conn, now)?;
+        } else {
+            self.snapshot.refresh_sync(conn, now)?;
+        }
+        self.write_overview(conn, now, None)?;
         Ok(self.finish(started))
+    }
+
+    fn load(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<(), SiteError> {
+        self.snapshot = Snapshot::load(conn, now)?;
+        self.loaded_at = Some(now);
+        Ok(())
     }
 
     fn start(&mut self) -> Instant {
@@ -166,28 +190,59 @@ impl Site {
         }
     }
 
-    /// Dashboard, jobs table, `status.json` and the feed.
-    fn write_overview(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<(), SiteError> {
-        let rows: Vec<views::JobRow> = self
-            .snapshot
-            .jobs
-            .values()
-            .map(|s| views::job_row(s, now))
-            .collect();
+    /// Dashboard, jobs table, `status.json` and the feed. With `only`, just those jobs' rows
+    /// are recomputed and just the table pages holding them rewritten; the once-a-minute
+    /// refresh brings every row's relative times up to date.
+    fn write_overview(
+        &mut self,
+        conn: &Connection,
+        now: DateTime<Utc>,
+        only: Option<&BTreeSet<String>>,
+    ) -> Result<(), SiteError> {
+        match only {
+            None => {
+                self.rows = self
+                    .snapshot
+                    .jobs
+                    .iter()
+                    .map(|(id, s)| (id.clone(), views::job_row(s, now)))
+                    .collect();
+            }
+            Some(ids) => {
+                for id in ids {
+                    match self.snapshot.jobs.get(id) {
+                        Some(summary) => {
+                            self.rows.insert(id.clone(), views::job_row(summary, now));
+                        }
+                        None => {
+                            self.rows.remove(id);
+                        }
+                    }
+                }
+            }
+        }
+        let rows: Vec<views::JobRow> = self.rows.values().cloned().collect();
         let dashboard = views::dashboard(&self.snapshot, &rows, self.registry(), now);
         self.page("index.html", "dashboard", &dashboard)?;
         self.json(
             "status.json",
             &StatusJson {
                 dashboard: &dashboard,
-                jobs: &rows,
+                jobs: rows.iter().map(views::JobBrief::from).collect(),
             },
         )?;
-        let jobs = views::JobsPage {
-            layout: views::Layout::new("Jobs", "jobs/index.html", "jobs", now),
-            jobs: rows,
-        };
-        self.page("jobs/index.html", "jobs", &jobs)?;
+        let touched: Option<BTreeSet<usize>> = only.map(|ids| {
+            rows.iter()
+                .enumerate()
+                .filter(|(_, row)| ids.contains(&row.id))
+                .map(|(index, _)| index / views::JOBS_PER_PAGE)
+                .collect()
+        });
+        for (index, (path, page)) in views::jobs_pages(&rows, now).into_iter().enumerate() {
+            if touched.as_ref().is_none_or(|pages| pages.contains(&index)) {
+                self.page(&path, "jobs", &page)?;
+            }
+        }
         let failures = runs::recent_failures(conn, 50)?;
         let feed = views::feed(&self.snapshot, &failures, now);
         self.page("feed.xml", "feed", &feed)?;
@@ -230,7 +285,7 @@ impl Site {
             &format!("badges/{id}.svg"),
             views::badge(&summary).as_bytes(),
         )?;
-        let mut archive_pages = std::collections::BTreeSet::new();
+        let mut archive_pages = BTreeSet::new();
         if all_history {
             archive_pages.extend(1..=total.div_ceil(PAGE_SIZE));
         }
@@ -293,7 +348,7 @@ impl Site {
 struct StatusJson<'a> {
     #[serde(flatten)]
     dashboard: &'a views::Dashboard,
-    jobs: &'a [views::JobRow],
+    jobs: Vec<views::JobBrief>,
 }
 
 /// `jobs/<id>.json`.

@@ -44,7 +44,9 @@ impl SiteServer {
         };
         std::fs::create_dir_all(root).map_err(|e| error(e.to_string()))?;
         let root = root.canonicalize().map_err(|e| error(e.to_string()))?;
-        let server = Arc::new(Server::http(addr).map_err(|e| error(e.to_string()))?);
+        let listener = listen(addr).map_err(|e| error(e.to_string()))?;
+        let server =
+            Arc::new(Server::from_listener(listener, None).map_err(|e| error(e.to_string()))?);
         let bound = server
             .server_addr()
             .to_ip()
@@ -81,6 +83,26 @@ impl SiteServer {
             let _ = worker.join();
         }
     }
+}
+
+/// A listening socket with `TCP_NODELAY`, which accepted connections inherit: tiny_http
+/// writes the headers and the body of an answer separately, and with Nagle's algorithm the
+/// body would wait for the client's delayed ACK, 40 ms on every page.
+fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let address = addr.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    })?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
 }
 
 /// Where a request path leads.

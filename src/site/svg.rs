@@ -32,7 +32,7 @@ pub fn sparkline(durations_oldest_first: &[i64]) -> String {
     for (index, duration) in durations_oldest_first.iter().enumerate() {
         let x = index as f64 * step;
         let y = HEIGHT - 1.0 - (*duration as f64 / max) * (HEIGHT - 2.0);
-        let _ = write!(points, "{x:.1},{y:.1} ");
+        let _ = write!(points, "{x:.0},{y:.0} ");
     }
     let longest =
         crate::display::duration_ms(durations_oldest_first.iter().copied().max().unwrap_or(0));
@@ -161,7 +161,7 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;"), "{svg}");
         assert_eq!(duration_chart(&[]), "");
         assert_eq!(sparkline(&[5]), "");
-        assert!(sparkline(&[5, 10]).contains("points=\"0.0,10.0 100.0,1.0\""));
+        assert!(sparkline(&[5, 10]).contains("points=\"0,10 100,1\""));
         let badge = badge("team/standup", "<b>", "failed");
         assert!(badge.contains("&lt;b&gt;") && badge.contains("#c62828"));
     }

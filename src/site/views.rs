@@ -13,6 +13,8 @@ use crate::display::{duration_ms, one_line, relative, short};
 use crate::store::deployments::Deployment;
 use crate::store::runs::{Outcomes, RunRow, RunStatus};
 
+/// Failing jobs listed on the dashboard; the jobs table has the rest.
+const FAILING_SHOWN: usize = 20;
 /// Runs per history page.
 pub const PAGE_SIZE: u64 = 50;
 /// Errors and results longer than this are cut in lists; the run's own page has them whole.
@@ -55,9 +57,21 @@ pub fn job_path(id: &str) -> String {
     format!("jobs/{id}.html")
 }
 
-/// Site path of a job's archive page `n` (1 = oldest runs).
+/// Site path of a job's archive page `n` (1 = oldest runs). Archives live in a tree of
+/// their own: no job id can collide with them (`jobs/a/1.toml` beside `jobs/a.toml`).
 pub fn archive_path(id: &str, page: u64) -> String {
-    format!("jobs/{id}/runs-{page}.html")
+    format!("history/{id}/{page}.html")
+}
+
+/// Jobs per page of the jobs table: a thousand jobs must not make a 2 MB page.
+pub const JOBS_PER_PAGE: usize = 100;
+
+/// Site path of page `n` of the jobs table (1 = `jobs/index.html`).
+pub fn jobs_path(page: usize) -> String {
+    match page {
+        1 => "jobs/index.html".to_string(),
+        n => format!("jobs-{n}.html"),
+    }
 }
 
 /// Site path of a run's own page.
@@ -145,10 +159,38 @@ pub struct Dashboard {
     pub active: usize,
     pub suspended: usize,
     pub invalid_jobs: usize,
+    /// The first [`FAILING_SHOWN`] failing jobs; `failing_total` counts them all.
     pub failing: Vec<JobRow>,
+    pub failing_total: usize,
     pub next_runs: Vec<JobRow>,
     pub last_day: Outcomes,
     pub registry: Option<RegistryView>,
+}
+
+/// A job in `status.json`: what a script checking on the jobs needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobBrief {
+    pub id: String,
+    pub name: String,
+    pub state: &'static str,
+    pub next: Option<String>,
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub href: String,
+}
+
+impl From<&JobRow> for JobBrief {
+    fn from(row: &JobRow) -> JobBrief {
+        JobBrief {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            state: row.state,
+            next: row.next_at.map(|at| at.to_rfc3339()),
+            last_status: row.last_status.clone(),
+            last_error: row.last_error.clone(),
+            href: row.href.clone(),
+        }
+    }
 }
 
 /// Context Registry figures for the dashboard.
@@ -170,11 +212,54 @@ pub struct ChannelView {
     pub last_activity: Option<String>,
 }
 
-/// The jobs table.
+/// One page of the jobs table.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobsPage {
     pub layout: Layout,
     pub jobs: Vec<JobRow>,
+    pub total: usize,
+    /// Every page of the table; empty when there is one.
+    pub pages: Vec<PageLink>,
+}
+
+/// The jobs table, [`JOBS_PER_PAGE`] rows a page.
+pub fn jobs_pages(rows: &[JobRow], now: DateTime<Utc>) -> Vec<(String, JobsPage)> {
+    let chunks: Vec<&[JobRow]> = if rows.is_empty() {
+        vec![&[]]
+    } else {
+        rows.chunks(JOBS_PER_PAGE).collect()
+    };
+    let count = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(index, chunk)| {
+            let number = index + 1;
+            let path = jobs_path(number);
+            let pages = if count == 1 {
+                Vec::new()
+            } else {
+                (1..=count)
+                    .map(|n| PageLink {
+                        href: jobs_path(n),
+                        label: format!(
+                            "{}–{}",
+                            (n - 1) * JOBS_PER_PAGE + 1,
+                            (n * JOBS_PER_PAGE).min(rows.len())
+                        ),
+                        current: n == number,
+                    })
+                    .collect()
+            };
+            let page = JobsPage {
+                layout: Layout::new("Jobs", &path, "jobs", now),
+                jobs: chunk.to_vec(),
+                total: rows.len(),
+                pages,
+            };
+            (path, page)
+        })
+        .collect()
 }
 
 /// A run as the history shows it.
@@ -276,10 +361,9 @@ pub fn dashboard(
     now: DateTime<Utc>,
 ) -> Dashboard {
     let sync = sync_view(snapshot, now);
-    let failing: Vec<JobRow> = rows
+    let failing: Vec<&JobRow> = rows
         .iter()
         .filter(|r| r.last_status.as_deref().is_some_and(is_failure))
-        .cloned()
         .collect();
     let mut next_runs: Vec<JobRow> = rows
         .iter()
@@ -327,7 +411,8 @@ pub fn dashboard(
         active: rows.len() - suspended,
         suspended,
         invalid_jobs,
-        failing,
+        failing_total: failing.len(),
+        failing: failing.into_iter().take(FAILING_SHOWN).cloned().collect(),
         next_runs,
         last_day: snapshot.last_day,
         registry,
