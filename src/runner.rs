@@ -291,6 +291,16 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let started_at = Utc::now();
+            // Watchers (the status site, `run --wait`) see the attempt begin.
+            self.emit(RunEvent {
+                chain,
+                run_id,
+                job_id: job.id.to_string(),
+                attempt,
+                status: RunStatus::Running,
+                error: None,
+                last: false,
+            });
             let context = Context {
                 job: Arc::clone(&job),
                 scheduled_for: occurrence.scheduled_for,
@@ -366,6 +376,9 @@ impl Runner {
 
     fn emit(&self, event: RunEvent) {
         match &event.error {
+            None if event.status == RunStatus::Running => {
+                tracing::info!(job = %event.job_id, run = event.run_id, attempt = event.attempt, "run started")
+            }
             Some(error) => {
                 tracing::warn!(job = %event.job_id, run = event.run_id, attempt = event.attempt, status = %event.status, "{error}")
             }

@@ -199,6 +199,10 @@ fn print_admission(job: &str, admission: Admission, by: &str) {
 }
 
 fn print_event(event: &RunEvent) {
+    if event.status == RunStatus::Running {
+        println!("run #{} (attempt {}): started", event.run_id, event.attempt);
+        return;
+    }
     let more = if event.last { "" } else { "; retrying" };
     match &event.error {
         Some(error) => println!(
