@@ -556,3 +556,27 @@ fn own_templates_replace_the_built_in_ones_and_typos_fail() {
     .to_string();
     assert!(error.contains("jobs.hbs"), "{error}");
 }
+
+#[test]
+fn the_site_command_writes_everything_without_a_daemon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    history(dir.path(), Utc::now());
+    let output = crate::support::run(crate::support::backoffice(dir.path()).arg("site"));
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::support::stderr(&output)
+    );
+    assert!(crate::support::stdout(&output).contains("site/index.html"));
+    let dashboard = read(&dir.path().join("site"), "index.html");
+    assert!(dashboard.contains("2 failing jobs"));
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let output = crate::support::run(crate::support::backoffice(empty.path()).arg("site"));
+    assert!(!output.status.success());
+    assert!(
+        crate::support::stderr(&output).contains("backoffice serve"),
+        "says what to do: {}",
+        crate::support::stderr(&output)
+    );
+}
