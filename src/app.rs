@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     pub allow_empty: bool,
     /// How long running jobs get to finish on shutdown.
     pub grace: Duration,
+    /// Where to serve the Context Registry over MCP Streamable HTTP, if anywhere.
+    pub mcp_listen: Option<SocketAddr>,
 }
 
 /// Why the daemon could not start.
@@ -58,6 +61,8 @@ pub enum ServeError {
     Sync(#[from] SyncError),
     #[error("cannot create the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    McpHttp(#[from] crate::registry::http::HttpError),
     #[error("cannot listen on {path}: {source}")]
     Socket {
         path: PathBuf,
@@ -168,6 +173,8 @@ pub async fn serve(
         stopped.clone(),
     ));
 
+    let mcp_http = crate::registry::http::start_in(&state, options.mcp_listen).await?;
+
     let watch_dir = syncer.watch_dir();
     let poll = if watch_dir.is_some() {
         SAFETY_POLL
@@ -185,6 +192,9 @@ pub async fn serve(
     tracing::info!("shutting down: no new runs start");
     let _ = stop.send(true);
     let _ = tokio::join!(scheduling, controlling, syncing);
+    if let Some(server) = mcp_http {
+        server.stop().await;
+    }
     let active = runner.active();
     if active > 0 {
         tracing::info!(
