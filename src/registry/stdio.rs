@@ -95,7 +95,9 @@ pub async fn serve(server: RegistryServer) -> Result<(), StdioError> {
                 break;
             }
         }
-        // Dropping `to_rmcp` is rmcp's end of input: it finishes and returns.
+        // End of input for rmcp: it finishes and returns. (Dropping the half is not enough:
+        // the duplex stays open while the other half lives.)
+        let _ = to_rmcp.shutdown().await;
     });
     tokio::spawn(async move {
         let mut lines = BufReader::new(from_rmcp).lines();
