@@ -13,3 +13,6 @@ mod crash;
 mod gitops;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
+/// The Context Registry: MCP over stdio and HTTP through the official Python SDK, `connect`,
+/// `registry import` and `registry stats`.
+mod registry;
