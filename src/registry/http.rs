@@ -72,8 +72,11 @@ impl HttpServer {
             .local_addr()
             .map_err(|source| HttpError::Bind { addr, source })?;
         let stop = CancellationToken::new();
+        // rmcp makes a handler per request (stateless clients) or per session: clone one
+        // built up front instead of generating the tool schemas again each time.
+        let prototype = RegistryServer::new(registry, env_channel);
         let service = Arc::new(StreamableHttpService::new(
-            move || Ok(RegistryServer::new(registry.clone(), env_channel.clone())),
+            move || Ok(prototype.clone()),
             LocalSessionManager::default().into(),
             config(addr, stop.child_token()),
         ));

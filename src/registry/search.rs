@@ -1,9 +1,12 @@
 //! `extract`: ranked full-text search over every conversation.
 //!
-//! Ranking is bm25 mixed with recency. To keep a query fast at millions of messages, bm25 is
-//! computed only for the most recent [`CANDIDATES`] messages that match every word (FTS5
-//! walks its index newest first and stops there); within them the best scores win. When no
-//! message has every word, any word may match, ranked by bm25 over all matches.
+//! FTS5 finds the newest [`CANDIDATES`] messages that contain every query word (walking its
+//! index newest first and stopping there, so a common word costs the same at a million
+//! messages as at a thousand); when none has them all, the newest that contain any. Those are
+//! ranked here with BM25 (term frequency saturating, long messages damped, rarer words weighing
+//! more within the candidates) faded by age. FTS5's own `bm25()` is not used: it counts every
+//! match of every word in the whole index to weigh them, which at a million messages costs tens
+//! of milliseconds for a common word.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -13,8 +16,11 @@ use super::store::{Role, format_time};
 use super::tokens::{self, Join, QueryWord};
 use crate::store::time::{from_db, to_db};
 
-/// How many of the newest matches are scored.
+/// How many of the newest matches are ranked.
 pub const CANDIDATES: usize = 500;
+/// BM25's term-frequency saturation and length normalisation, at their usual values.
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
 /// How fast relevance fades with age: a month-old message counts 1/(1 + 30·0.02) = 62%.
 const DECAY_PER_DAY: f64 = 0.02;
 /// Characters of context on each side of the first match in a snippet.
@@ -48,7 +54,7 @@ pub struct Hit {
     pub at: String,
     /// The text around the first match, matches marked with `**`.
     pub snippet: String,
-    /// Higher is better: bm25 relevance faded by age.
+    /// Higher is better: BM25 relevance faded by age.
     pub score: f64,
 }
 
@@ -63,7 +69,6 @@ pub struct ExtractPage {
 }
 
 struct Candidate {
-    relevance: f64,
     at: i64,
     session_id: String,
     seq: i64,
@@ -88,18 +93,20 @@ pub fn extract(
             matched_all_words: true,
         });
     }
-    let mut candidates = candidates(conn, query, &words, Join::All)?;
+    let mut candidates = newest_matches(conn, query, &words, Join::All)?;
     let mut matched_all_words = true;
     if candidates.is_empty() && words.len() > 1 {
-        candidates = candidates_any(conn, query, &words)?;
+        candidates = newest_matches(conn, query, &words, Join::Any)?;
         matched_all_words = false;
     }
+    let relevance = bm25(&candidates, &words, matched_all_words);
     let now = to_db(now);
     let mut scored: Vec<(f64, Candidate)> = candidates
         .into_iter()
-        .map(|c| {
+        .zip(relevance)
+        .map(|(c, relevance)| {
             let age_days = ((now - c.at).max(0) as f64) / 86_400_000_000.0;
-            (c.relevance / (1.0 + DECAY_PER_DAY * age_days), c)
+            (relevance / (1.0 + DECAY_PER_DAY * age_days), c)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.at.cmp(&a.1.at)));
@@ -129,8 +136,7 @@ pub fn extract(
 }
 
 const CANDIDATE_SQL: &str = "
-    SELECT bm25(messages_fts), m.at, m.session_id, m.seq, m.role, m.content,
-           s.channel, s.title, s.workspace
+    SELECT m.at, m.session_id, m.seq, m.role, m.content, s.channel, s.title, s.workspace
     FROM messages_fts
     JOIN messages m ON m.id = messages_fts.rowid
     JOIN sessions s ON s.id = m.session_id
@@ -139,35 +145,18 @@ const CANDIDATE_SQL: &str = "
       AND (?3 IS NULL OR m.session_id = ?3)
       AND (?4 IS NULL OR s.workspace = ?4)
       AND (?5 IS NULL OR m.at >= ?5)
-      AND (?6 IS NULL OR m.at < ?6)";
+      AND (?6 IS NULL OR m.at < ?6)
+    ORDER BY messages_fts.rowid DESC
+    LIMIT ?7";
 
-/// The newest matches of all words, with their bm25.
-fn candidates(
+/// The newest messages matching all (or any) of `words`, within the filters.
+fn newest_matches(
     conn: &Connection,
     query: &ExtractQuery,
     words: &[QueryWord],
     join: Join,
 ) -> rusqlite::Result<Vec<Candidate>> {
-    run(conn, query, words, join, "ORDER BY messages_fts.rowid DESC")
-}
-
-/// The best matches of any word, by bm25 over all of them.
-fn candidates_any(
-    conn: &Connection,
-    query: &ExtractQuery,
-    words: &[QueryWord],
-) -> rusqlite::Result<Vec<Candidate>> {
-    run(conn, query, words, Join::Any, "ORDER BY bm25(messages_fts)")
-}
-
-fn run(
-    conn: &Connection,
-    query: &ExtractQuery,
-    words: &[QueryWord],
-    join: Join,
-    order: &str,
-) -> rusqlite::Result<Vec<Candidate>> {
-    let mut statement = conn.prepare_cached(&format!("{CANDIDATE_SQL} {order} LIMIT ?7"))?;
+    let mut statement = conn.prepare_cached(CANDIDATE_SQL)?;
     statement
         .query_map(
             params![
@@ -181,19 +170,84 @@ fn run(
             ],
             |row| {
                 Ok(Candidate {
-                    relevance: -row.get::<_, f64>(0)?,
-                    at: row.get(1)?,
-                    session_id: row.get(2)?,
-                    seq: row.get(3)?,
-                    role: row.get(4)?,
-                    content: row.get(5)?,
-                    channel: row.get(6)?,
-                    title: row.get(7)?,
-                    workspace: row.get(8)?,
+                    at: row.get(0)?,
+                    session_id: row.get(1)?,
+                    seq: row.get(2)?,
+                    role: row.get(3)?,
+                    content: row.get(4)?,
+                    channel: row.get(5)?,
+                    title: row.get(6)?,
+                    workspace: row.get(7)?,
                 })
             },
         )?
         .collect()
+}
+
+/// BM25 of each candidate for `words`. Document frequencies come from the candidates
+/// themselves (a word in fewer of them weighs more); when every word had to match, a word
+/// FTS matched but the text does not spell the same way (`e-mail` for `e mail`) counts once.
+fn bm25(candidates: &[Candidate], words: &[QueryWord], all_words: bool) -> Vec<f64> {
+    let needles: Vec<Vec<char>> = words
+        .iter()
+        .map(|w| w.text.chars().map(fold).collect())
+        .collect();
+    let folded: Vec<Vec<char>> = candidates
+        .iter()
+        .map(|c| c.content.chars().map(fold).collect())
+        .collect();
+    let counts: Vec<Vec<usize>> = folded
+        .iter()
+        .map(|text| {
+            needles
+                .iter()
+                .map(|n| {
+                    let found = occurrences(text, n);
+                    if all_words { found.max(1) } else { found }
+                })
+                .collect()
+        })
+        .collect();
+    let total = candidates.len() as f64;
+    let idf: Vec<f64> = (0..needles.len())
+        .map(|w| {
+            let containing = counts.iter().filter(|c| c[w] > 0).count() as f64;
+            (1.0 + (total - containing + 0.5) / (containing + 0.5)).ln()
+        })
+        .collect();
+    let average = folded.iter().map(Vec::len).sum::<usize>() as f64 / total.max(1.0);
+    folded
+        .iter()
+        .zip(&counts)
+        .map(|(text, counts)| {
+            let damping = K1 * (1.0 - B + B * text.len() as f64 / average.max(1.0));
+            counts
+                .iter()
+                .zip(&idf)
+                .map(|(&tf, idf)| {
+                    let tf = tf as f64;
+                    idf * tf * (K1 + 1.0) / (tf + damping)
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// How often `needle` occurs in `text` (both case-folded), without overlaps.
+fn occurrences(text: &[char], needle: &[char]) -> usize {
+    if needle.is_empty() || needle.len() > text.len() {
+        return 0;
+    }
+    let (mut count, mut i) = (0, 0);
+    while i + needle.len() <= text.len() {
+        if text[i..].starts_with(needle) {
+            count += 1;
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+    count
 }
 
 /// The text around the first occurrence of any query word, each occurrence in the window
