@@ -235,3 +235,35 @@ fn connect_prints_an_entry_and_write_merges_with_a_backup() {
     );
     assert_eq!(std::fs::read_to_string(&config).expect("read"), "{broken");
 }
+
+#[test]
+fn mcp_logs_to_a_file_too_and_keeps_stdout_for_the_protocol() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("mcp.log");
+    let mut child = backoffice(&dir.path().join("state"))
+        .args(["mcp", "--log-file"])
+        .arg(&log)
+        .env("BACKOFFICE_LOG", "debug")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#
+    )
+    .expect("write");
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let reply: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(reply["id"], 0);
+    let logged = std::fs::read_to_string(&log).expect("log file");
+    assert!(logged.contains("initialized"), "{logged}");
+    assert!(!stderr(&output).is_empty());
+}
