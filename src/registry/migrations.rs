@@ -41,10 +41,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_time ON messages (at);
     -- Contentless: the index holds only the Hangul-bigram form of each message (see
     -- registry::tokens); the text itself stays in `messages`, so nothing is stored twice.
+    -- The one-character prefix index serves single-syllable queries (`책*`) from one list
+    -- instead of merging every bigram that starts with the syllable.
     CREATE VIRTUAL TABLE messages_fts USING fts5 (
         terms,
         content = '',
         contentless_delete = 1,
+        prefix = '1',
         tokenize = 'unicode61 remove_diacritics 2'
     );
     ",
