@@ -73,6 +73,24 @@ def test_a_missing_or_wrong_token_is_unauthorized():
     assert status == 404, status
 
 
+def test_modern_stateless_requests_need_no_session():
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "claude-code", "version": "2.1.0"}}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "list_sessions", "arguments": {"limit": 1}, "_meta": meta}}
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "list_sessions"}
+    status, _, data = post(body, headers)
+    assert status == 200, (status, data)
+    result = json_of(data)["result"]
+    assert result.get("resultType", "complete") == "complete" and "sessions" in result["structuredContent"], result
+    status, _, data = post(body, dict(headers, **{"MCP-Protocol-Version": "2025-11-25"}))
+    assert status == 400 and json_of(data)["error"]["code"] == -32020, (status, data)
+    discover = {"jsonrpc": "2.0", "id": 2, "method": "server/discover", "params": {"_meta": meta}}
+    status, _, data = post(discover, {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"})
+    assert status == 200 and "2026-07-28" in data, (status, data)
+
+
 async def test_the_sdk_client_logs_and_finds_over_http():
     import httpx2
     from mcp import ClientSession, types
