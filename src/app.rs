@@ -155,6 +155,8 @@ pub async fn serve(
     let mut scheduler = Scheduler::new(runner.clone(), Clock::system());
     scheduler.deploy(deployed, Utc::now());
 
+    // Before any task starts, so a taken port fails `serve` with nothing to undo.
+    let mcp_http = crate::registry::http::start_in(&state, options.mcp_listen).await?;
     let (commands, command_queue) = mpsc::channel(256);
     let (stop, stopped) = watch::channel(false);
     let scheduling = tokio::spawn(scheduler.run(command_queue, stopped.clone()));
@@ -172,8 +174,6 @@ pub async fn serve(
         runner.clone(),
         stopped.clone(),
     ));
-
-    let mcp_http = crate::registry::http::start_in(&state, options.mcp_listen).await?;
 
     let watch_dir = syncer.watch_dir();
     let poll = if watch_dir.is_some() {

@@ -267,3 +267,33 @@ fn mcp_logs_to_a_file_too_and_keeps_stdout_for_the_protocol() {
     assert!(logged.contains("initialized"), "{logged}");
     assert!(!stderr(&output).is_empty());
 }
+
+#[test]
+fn serve_refuses_an_mcp_address_that_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let repo = TestRepo::new();
+    repo.write("jobs/standup.toml", &job("Standup", "0 9 * * *", ""));
+    repo.commit("a job");
+    let mut child = backoffice(&repo.state())
+        .args(["serve", "--repo", repo.work.to_str().expect("path")])
+        .args(["--mcp-listen", &addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let exited = wait_until(Duration::from_secs(15), || {
+        child.try_wait().expect("try_wait").is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    assert!(exited, "serve kept running on a taken MCP port");
+    let output = child.wait_with_output().expect("output");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!("cannot listen for MCP on {addr}")),
+        "{}",
+        stderr(&output)
+    );
+}
