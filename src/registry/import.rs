@@ -287,7 +287,7 @@ not json at all
         let again = import_claude_code(&registry, &dir.path().join("projects")).expect("import");
         assert_eq!((again.messages_added, again.messages_already_there), (0, 2));
         let transcript = registry
-            .with(|c| store::transcript(c, &registry_id("abc-123"), None, 100))
+            .with(|c| store::transcript(c, &registry_id("abc-123"), store::Window::After(0), 100))
             .expect("read")
             .expect("session");
         assert_eq!(transcript.summary.channel, "claude-code");

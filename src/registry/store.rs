@@ -307,27 +307,44 @@ pub fn session(conn: &Connection, id: &str) -> rusqlite::Result<Option<SessionSu
     .optional()
 }
 
-/// A session and its messages in order: all of them up to `cap`, or its last `tail`.
+/// Which messages of a session to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// From the start, or after this `seq` (paging through a long conversation).
+    After(u64),
+    /// The last N.
+    Last(usize),
+}
+
+/// A session and its messages in order: at most `cap` of them, chosen by `window`.
 pub fn transcript(
     conn: &Connection,
     id: &str,
-    tail: Option<usize>,
+    window: Window,
     cap: usize,
 ) -> rusqlite::Result<Option<SessionTranscript>> {
     let Some(summary) = session(conn, id)? else {
         return Ok(None);
     };
-    let take = tail.unwrap_or(cap).min(cap) as i64;
-    let sql = if tail.is_some() {
-        "SELECT seq, role, content, at FROM
-           (SELECT seq, role, content, at FROM messages WHERE session_id = ?1 ORDER BY seq DESC LIMIT ?2)
-         ORDER BY seq"
-    } else {
-        "SELECT seq, role, content, at FROM messages WHERE session_id = ?1 ORDER BY seq LIMIT ?2"
+    let (sql, take, after) = match window {
+        Window::Last(n) => (
+            "SELECT seq, role, content, at FROM
+               (SELECT seq, role, content, at FROM messages WHERE session_id = ?1 AND seq > ?3
+                ORDER BY seq DESC LIMIT ?2)
+             ORDER BY seq",
+            n.min(cap),
+            0,
+        ),
+        Window::After(after) => (
+            "SELECT seq, role, content, at FROM messages WHERE session_id = ?1 AND seq > ?3
+             ORDER BY seq LIMIT ?2",
+            cap,
+            after,
+        ),
     };
     let mut statement = conn.prepare_cached(sql)?;
     let messages = statement
-        .query_map(params![id, take], |row| {
+        .query_map(params![id, take as i64, after as i64], |row| {
             Ok(StoredMessage {
                 seq: row.get::<_, i64>(0)? as u64,
                 role: Role::from_db(&row.get::<_, String>(1)?),
@@ -424,7 +441,7 @@ mod tests {
         );
         assert_eq!(again.channel, "cursor");
         let transcript = registry
-            .with(|c| transcript(c, &first.session_id, Some(1), 100))
+            .with(|c| transcript(c, &first.session_id, Window::Last(1), 100))
             .expect("read")
             .expect("found");
         assert_eq!(

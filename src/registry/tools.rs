@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::search::{self, ExtractQuery, Hit};
 use super::store::{
-    self, LogRequest, NewMessage, Role, SessionFilter, SessionSummary, StoredMessage,
+    self, LogRequest, NewMessage, Role, SessionFilter, SessionSummary, StoredMessage, Window,
 };
 use super::{Registry, RegistryError, channel, tokens};
 
@@ -113,9 +113,12 @@ pub struct ExtractResult {
 pub struct GetSessionArgs {
     /// The conversation, from `extract`, `list_sessions` or `conversation_log`.
     pub session_id: String,
-    /// Only the last N messages (1 to 1000); leave out for the whole conversation (at most
-    /// its first 1000 messages).
+    /// Only the last N messages (1 to 1000); leave out for the whole conversation (1000
+    /// messages at a time).
     pub last: Option<u32>,
+    /// Only messages after this position: the `next_after_seq` of the previous call, to read
+    /// a conversation longer than 1000 messages.
+    pub after_seq: Option<u64>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -125,6 +128,8 @@ pub struct GetSessionResult {
     pub messages: Vec<StoredMessage>,
     /// Whether `messages` is the whole conversation.
     pub complete: bool,
+    /// When more messages follow these, pass this as `after_seq` to read on.
+    pub next_after_seq: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -255,28 +260,36 @@ impl RegistryServer {
         &self,
         Parameters(args): Parameters<GetSessionArgs>,
     ) -> Result<Json<GetSessionResult>, String> {
-        let tail = match args.last {
-            None => None,
-            Some(n @ 1..=1000) => Some(n as usize),
-            Some(n) => {
+        let window = match (args.last, args.after_seq) {
+            (Some(_), Some(_)) => {
+                return Err("give `last` or `after_seq`, not both".into());
+            }
+            (Some(n @ 1..=1000), None) => Window::Last(n as usize),
+            (Some(n), None) => {
                 return Err(format!(
                     "`last` is {n}: give 1 to 1000, or leave it out for the whole conversation"
                 ));
             }
+            (None, after) => Window::After(after.unwrap_or(0)),
         };
         let id = args.session_id.trim().to_string();
         let lookup = id.clone();
         let transcript = self
             .registry
-            .call(move |conn| store::transcript(conn, &lookup, tail, MAX_TRANSCRIPT))
+            .call(move |conn| store::transcript(conn, &lookup, window, MAX_TRANSCRIPT))
             .await
             .map_err(internal)?
             .ok_or_else(|| unknown_session(&id))?;
-        let complete = transcript.messages.len() as u64 == transcript.summary.message_count;
+        let total = transcript.summary.message_count;
+        let last_seq = transcript.messages.last().map_or(0, |m| m.seq);
+        let complete = transcript.messages.len() as u64 == total;
+        let next_after_seq =
+            (matches!(window, Window::After(_)) && last_seq < total).then_some(last_seq);
         Ok(Json(GetSessionResult {
             session: transcript.summary,
             messages: transcript.messages,
             complete,
+            next_after_seq,
         }))
     }
 

@@ -118,10 +118,27 @@ async def test_get_session_whole_or_tail_and_errors():
         assert whole["session"]["title"] == "Tail test" and whole["session"]["message_count"] == 7
         tail = await ok(s, "get_session", {"session_id": sid, "last": 2})
         assert [m["content"] for m in tail["messages"]] == ["turn 5", "turn 6"] and not tail["complete"]
+        page = await ok(s, "get_session", {"session_id": sid, "after_seq": 5})
+        assert [m["seq"] for m in page["messages"]] == [6, 7] and page["next_after_seq"] is None
+        await tool_error(s, "get_session", {"session_id": sid, "last": 2, "after_seq": 1}, "not both")
         await tool_error(s, "get_session", {"session_id": "s_nope"}, "s_nope", "list_sessions")
         await tool_error(s, "get_session", {"session_id": sid, "last": 0}, "last")
         await tool_error(s, "get_session", {"session_id": sid, "last": 5000}, "last")
         await tool_error(s, "get_session", {}, "session_id")
+
+
+async def test_a_long_conversation_is_read_in_pages_of_a_thousand():
+    async with session(state_dir()) as s:
+        logged = await ok(s, "conversation_log", {"messages": [
+            {"role": "user", "content": f"long {i}"} for i in range(1000)]})
+        sid = logged["session_id"]
+        await ok(s, "conversation_log", {"session_id": sid, "messages": [
+            {"role": "assistant", "content": f"long {i}"} for i in range(1000, 1500)]})
+        first = await ok(s, "get_session", {"session_id": sid})
+        assert len(first["messages"]) == 1000 and not first["complete"] and first["next_after_seq"] == 1000
+        rest = await ok(s, "get_session", {"session_id": sid, "after_seq": first["next_after_seq"]})
+        assert [m["seq"] for m in rest["messages"]] == list(range(1001, 1501))
+        assert rest["next_after_seq"] is None and rest["messages"][-1]["content"] == "long 1499"
 
 
 async def test_list_sessions_by_channel_with_pages():
