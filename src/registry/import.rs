@@ -66,7 +66,7 @@ pub fn import_claude_code(registry: &Registry, path: &Path) -> Result<ImportRepo
         report.records_skipped += parsed.skipped;
         for (session, transcript) in parsed.sessions {
             let outcome = registry.with(|conn| {
-                store::create_session(conn, &registry_id(&session), CHANNEL, Utc::now())?;
+                store::create_session(conn, &registry_id(&session), CHANNEL, Utc::now(), None)?;
                 store::log(conn, &transcript.into_request(&session))
             })?;
             if let Some(outcome) = outcome {

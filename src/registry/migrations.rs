@@ -23,8 +23,10 @@ const MIGRATIONS: &[&str] = &[
         first_at      INTEGER,           -- earliest message time
         last_at       INTEGER,           -- latest message time
         message_count INTEGER NOT NULL DEFAULT 0,
-        next_seq      INTEGER NOT NULL DEFAULT 1
+        next_seq      INTEGER NOT NULL DEFAULT 1,
+        origin        BLOB               -- hash of the call that created it (see store::log)
     );
+    CREATE INDEX sessions_by_origin ON sessions (origin) WHERE origin IS NOT NULL;
     CREATE INDEX sessions_by_last ON sessions (last_at DESC);
     CREATE INDEX sessions_by_channel ON sessions (channel, last_at DESC);
     CREATE TABLE messages (

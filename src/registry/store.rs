@@ -151,6 +151,21 @@ fn dedup_key(message: &NewMessage) -> Vec<u8> {
     hasher.finalize()[..16].to_vec()
 }
 
+/// How long a call that starts a session counts as the same call when it comes again: a
+/// client that timed out and resent it gets the session the first one created.
+const RESEND_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// What identifies a session-starting call: its channel and its messages.
+fn origin_key(request: &LogRequest) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(request.channel.as_bytes());
+    for message in &request.messages {
+        hasher.update([0]);
+        hasher.update(dedup_key(message));
+    }
+    hasher.finalize()[..16].to_vec()
+}
+
 /// A title from the first user message: its first line, at most 80 characters.
 fn derived_title(messages: &[NewMessage]) -> Option<String> {
     let first = messages.iter().find(|m| m.role == Role::User)?;
@@ -186,9 +201,29 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
             }
         }
         None => {
-            let id = mint_session_id();
-            create_session(&tx, &id, &request.channel, now)?;
-            (id, request.channel.clone(), 1, true)
+            let origin = origin_key(request);
+            let resent = tx
+                .query_row(
+                    "SELECT id, channel, next_seq FROM sessions
+                     WHERE origin = ?1 AND created_at >= ?2 ORDER BY created_at DESC LIMIT 1",
+                    params![origin, to_db(now - RESEND_WINDOW)],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            match resent {
+                Some((id, channel, next_seq)) => (id, channel, next_seq, false),
+                None => {
+                    let id = mint_session_id();
+                    create_session(&tx, &id, &request.channel, now, Some(&origin))?;
+                    (id, request.channel.clone(), 1, true)
+                }
+            }
         }
     };
     let mut added = 0usize;
@@ -263,20 +298,22 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
     }))
 }
 
-/// Creates a session row (and its channel on first sight).
+/// Creates a session row (and its channel on first sight). `origin` identifies the call that
+/// created it, when a resend of that call should find it again.
 pub(super) fn create_session(
     conn: &Connection,
     id: &str,
     channel: &str,
     now: DateTime<Utc>,
+    origin: Option<&[u8]>,
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO channels (name, first_seen) VALUES (?1, ?2)",
         params![channel, to_db(now)],
     )?;
     conn.execute(
-        "INSERT OR IGNORE INTO sessions (id, channel, created_at) VALUES (?1, ?2, ?3)",
-        params![id, channel, to_db(now)],
+        "INSERT OR IGNORE INTO sessions (id, channel, created_at, origin) VALUES (?1, ?2, ?3, ?4)",
+        params![id, channel, to_db(now), origin],
     )?;
     Ok(())
 }
@@ -429,6 +466,15 @@ mod tests {
             (first.added, first.duplicates, first.total_messages),
             (2, 0, 2)
         );
+        let resent = registry
+            .with(|c| log(c, &request))
+            .expect("log")
+            .expect("session");
+        assert_eq!(
+            resent.session_id, first.session_id,
+            "a resent first call finds its session"
+        );
+        assert!(!resent.created && resent.added == 0);
         request.session_id = Some(first.session_id.clone());
         request.channel = "claude-desktop".into();
         let again = registry

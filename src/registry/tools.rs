@@ -180,7 +180,7 @@ impl RegistryServer {
     }
 
     #[tool(
-        description = "Save messages of this conversation to the shared registry so any client can find and continue it later. Starts a conversation and returns its session_id when none is given; pass that session_id on later calls. Resending messages already saved adds nothing.",
+        description = "Save messages of this conversation to the shared registry so any client can find and continue it later. Starts a conversation and returns its session_id when none is given; pass that session_id on later calls. Resending messages already saved adds nothing (a resent first call returns the session it started).",
         annotations(
             title = "Log conversation",
             read_only_hint = false,

@@ -34,6 +34,8 @@ async def test_conversation_log_creates_appends_and_ignores_resends():
         first = await ok(s, "conversation_log", {"messages": messages, "workspace": "/work/app"})
         assert first["created"] and first["added"] == 2 and first["channel"] == "cursor"
         sid = first["session_id"]
+        resent = await ok(s, "conversation_log", {"messages": messages, "workspace": "/work/app"})
+        assert (resent["session_id"], resent["created"], resent["added"]) == (sid, False, 0), resent
         again = await ok(s, "conversation_log", {"session_id": sid, "messages": messages})
         assert (again["created"], again["added"], again["duplicates"], again["total_messages"]) == (False, 0, 2, 2)
         more = await ok(s, "conversation_log", {"session_id": sid, "messages": [
