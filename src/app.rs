@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// The user's own site templates.
     pub templates: Option<PathBuf>,
+    /// Where to serve the Context Registry over MCP Streamable HTTP, if anywhere.
+    pub mcp_listen: Option<SocketAddr>,
 }
 
 /// Why the daemon could not start.
@@ -68,6 +71,8 @@ pub enum ServeError {
     Site(#[from] crate::site::SiteError),
     #[error(transparent)]
     SiteServer(#[from] crate::site::server::ServerError),
+    #[error(transparent)]
+    McpHttp(#[from] crate::registry::http::HttpError),
     #[error("cannot listen on {path}: {source}")]
     Socket {
         path: PathBuf,
@@ -160,6 +165,8 @@ pub async fn serve(
     let mut scheduler = Scheduler::new(runner.clone(), Clock::system());
     scheduler.deploy(deployed, Utc::now());
 
+    // Before any task starts, so a taken port fails `serve` with nothing to undo.
+    let mcp_http = crate::registry::http::start_in(&state, options.mcp_listen).await?;
     let (commands, command_queue) = mpsc::channel(256);
     let (stop, stopped) = watch::channel(false);
     let scheduling = tokio::spawn(scheduler.run(command_queue, stopped.clone()));
@@ -222,6 +229,9 @@ pub async fn serve(
     tracing::info!("shutting down: no new runs start");
     let _ = stop.send(true);
     let _ = tokio::join!(scheduling, controlling, syncing, refreshing);
+    if let Some(server) = mcp_http {
+        server.stop().await;
+    }
     let active = runner.active();
     if active > 0 {
         tracing::info!(

@@ -1,5 +1,6 @@
 //! The command line: clap definitions and the dispatch to `commands`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
+use crate::registry::connect::Client;
 
 const ABOUT: &str = "Backoffice runs AI jobs defined as TOML files in git.
 
@@ -73,6 +75,15 @@ pub enum Command {
     Status(StatusArgs),
     /// Write the status site into <state>/site once, from the databases (no daemon needed).
     Site(SiteArgs),
+    /// The Context Registry's MCP server on stdio: what Cursor, Claude Desktop and Claude
+    /// Code launch (see `connect`). Exits when stdin closes.
+    Mcp(McpArgs),
+    /// The Context Registry (state/registry.db): import transcripts, show figures.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Print the config entry that connects a client to the Context Registry; `--write`
+    /// merges it into the client's config file (after a backup).
+    Connect(ConnectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +119,11 @@ pub struct ServeArgs {
     /// Only write the status site into <state>/site; serve no HTTP.
     #[arg(long)]
     pub no_http: bool,
+    /// Also serve the Context Registry over MCP Streamable HTTP at http://ADDR/mcp
+    /// (e.g. 127.0.0.1:8765). Only local Host and Origin headers are accepted; set
+    /// BACKOFFICE_MCP_TOKEN to require a bearer token.
+    #[arg(long, env = "BACKOFFICE_MCP_LISTEN", value_name = "ADDR")]
+    pub mcp_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub templates: TemplatesArgs,
 }
@@ -199,6 +215,57 @@ pub struct StatusArgs {
     pub format: Format,
 }
 
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Also append logs to this file (stderr always gets them; some clients hide stderr).
+    #[arg(long, env = "BACKOFFICE_MCP_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Sessions, messages, channels and database size.
+    Stats(RegistryStatsArgs),
+    /// Import conversations a client already saved (idempotent: run it as often as you like).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryStatsArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Where imported conversations come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// Claude Code's JSONL transcripts.
+    ClaudeCode,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub source: ImportSource,
+    /// A transcript file or folder [default: ~/.claude/projects].
+    pub path: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    pub client: Client,
+    /// Merge the entry into the client's config file (a backup is written first).
+    #[arg(long)]
+    pub write: bool,
+    /// The config file to write [default: the client's user-wide config].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The server's name in the client.
+    #[arg(long, default_value = crate::registry::connect::DEFAULT_NAME)]
+    pub name: String,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text).map_err(|e| e.to_string())
 }
@@ -210,7 +277,20 @@ pub fn main() -> ExitCode {
         Command::Serve(_) => tracing::level_filters::LevelFilter::INFO,
         _ => tracing::level_filters::LevelFilter::WARN,
     };
-    crate::logging::init(default_level);
+    match &cli.command {
+        Command::Mcp(McpArgs {
+            log_file: Some(file),
+        }) => {
+            if let Err(error) = crate::logging::init_with_file(default_level, file) {
+                eprintln!(
+                    "error: cannot open the log file {}: {error}",
+                    file.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+        _ => crate::logging::init(default_level),
+    }
     match commands::execute(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -17,6 +17,8 @@
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`logging`] and [`run_error`] are shared plumbing.
+//! * [`registry`] is the Context Registry: conversations shared between AI clients over MCP
+//!   (`backoffice mcp`, `serve --mcp-listen`), in `state/registry.db`.
 
 pub mod cli;
 pub mod commands;
@@ -49,3 +51,5 @@ pub mod site;
 
 pub mod owner;
 pub mod store;
+
+pub mod registry;

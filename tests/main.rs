@@ -15,6 +15,9 @@ mod crash;
 mod gitops;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
+/// The Context Registry: MCP over stdio and HTTP through the official Python SDK, `connect`,
+/// `registry import` and `registry stats`.
+mod registry;
 /// The status site: rendering from a real database, escaping, paging, incremental updates.
 mod site;
 /// The status site's HTTP server, and `serve` keeping the site current.

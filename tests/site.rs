@@ -580,3 +580,54 @@ fn the_site_command_writes_everything_without_a_daemon() {
         crate::support::stderr(&output)
     );
 }
+
+#[test]
+fn the_dashboard_shows_the_context_registry_when_it_exists() {
+    use backoffice::registry::Registry;
+    use backoffice::registry::store::{self as registry_store, LogRequest, NewMessage, Role};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    let store = history(dir.path(), now);
+    generate(dir.path(), &store, now);
+    let site = dir.path().join("site");
+    assert!(
+        !read(&site, "index.html").contains("Context Registry"),
+        "no registry, no tile"
+    );
+
+    let registry = Registry::open(&dir.path().join("registry.db")).expect("registry");
+    for (channel, text) in [
+        ("cursor", "재시도 정책은 지수 백오프로"),
+        ("claude-desktop", "retry policy <b>decided</b>"),
+    ] {
+        let request = LogRequest {
+            session_id: None,
+            channel: channel.into(),
+            title: Some(format!("Retry policy ({channel})")),
+            workspace: None,
+            messages: vec![NewMessage {
+                role: Role::User,
+                content: text.into(),
+                at: None,
+                key: None,
+            }],
+        };
+        registry
+            .with(|conn| registry_store::log(conn, &request))
+            .expect("log");
+    }
+    generate(dir.path(), &store, now);
+    let dashboard = read(&site, "index.html");
+    assert_well_formed(&dashboard, "dashboard with registry");
+    assert!(dashboard.contains("Context Registry"));
+    assert!(
+        dashboard.contains("cursor: 1 session, 1 message"),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains("claude-desktop: 1 session"));
+    let status: serde_json::Value =
+        serde_json::from_str(&read(&site, "status.json")).expect("json");
+    assert_eq!(status["registry"]["sessions"], 2);
+    assert_eq!(status["registry"]["messages"], 2);
+}

@@ -2,8 +2,11 @@
 //! reports is a failure (invalid files, a failed run); errors that stop it are exit code 2.
 
 mod check;
+mod connect;
+mod mcp;
 mod next;
 mod plan;
+mod registry;
 mod run;
 mod runs;
 mod site;
@@ -33,6 +36,12 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Serve(#[from] app::ServeError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Import(#[from] crate::registry::import::ImportError),
+    #[error(transparent)]
+    Connect(#[from] crate::registry::connect::ConnectError),
     #[error("{0}")]
     Message(String),
     #[error("{context}: {source}")]
@@ -66,6 +75,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
                 grace: args.grace,
                 listen: (!args.no_http).then_some(args.listen),
                 templates: args.templates.templates,
+                mcp_listen: args.mcp_listen,
             };
             runtime()?.block_on(app::serve(options, app::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
@@ -77,6 +87,9 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Next(args) => next::execute(&state, &args),
         Command::Status(args) => status::execute(&state, &args),
         Command::Site(args) => site::execute(&state, &args),
+        Command::Mcp(_) => mcp::execute(&state),
+        Command::Registry(command) => registry::execute(&state, &command),
+        Command::Connect(args) => connect::execute(&state, &args),
     }
 }
 

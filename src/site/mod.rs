@@ -222,7 +222,7 @@ impl Site {
             }
         }
         let rows: Vec<views::JobRow> = self.rows.values().cloned().collect();
-        let dashboard = views::dashboard(&self.snapshot, &rows, self.registry(), now);
+        let dashboard = views::dashboard(&self.snapshot, &rows, self.registry(now), now);
         self.page("index.html", "dashboard", &dashboard)?;
         self.json(
             "status.json",
@@ -323,8 +323,20 @@ impl Site {
         Ok(())
     }
 
-    fn registry(&self) -> Option<views::RegistryView> {
-        None.filter(|_: &views::RegistryView| self.registry_db.exists())
+    /// The Context Registry's figures, when its database exists. A registry that cannot be
+    /// read (a newer schema, a damaged file) is logged and left off the page: the jobs'
+    /// status matters more than the tile.
+    fn registry(&self, now: DateTime<Utc>) -> Option<views::RegistryView> {
+        if !self.registry_db.exists() {
+            return None;
+        }
+        match crate::registry::stats::read_stats(&self.registry_db) {
+            Ok(stats) => Some(views::registry_view(&stats, now)),
+            Err(error) => {
+                tracing::warn!("status site: cannot read the Context Registry: {error}");
+                None
+            }
+        }
     }
 
     fn page(&mut self, path: &str, template: &str, data: &impl Serialize) -> Result<(), SiteError> {

@@ -10,6 +10,7 @@ use super::data::{JobSummary, Snapshot, WINDOWS};
 use super::svg::{self, Bar};
 use super::words;
 use crate::display::{duration_ms, one_line, relative, short};
+use crate::registry::stats::RegistryStats;
 use crate::store::deployments::Deployment;
 use crate::store::runs::{Outcomes, RunRow, RunStatus};
 
@@ -207,9 +208,54 @@ pub struct RegistryView {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelView {
     pub channel: String,
+    /// `3 sessions, 1 message`.
+    pub summary: String,
     pub sessions: u64,
     pub messages: u64,
     pub last_activity: Option<String>,
+}
+
+/// The registry tile, from the registry's own figures.
+pub fn registry_view(stats: &RegistryStats, now: DateTime<Utc>) -> RegistryView {
+    RegistryView {
+        sessions: stats.sessions,
+        messages: stats.messages,
+        size: bytes(stats.db_bytes),
+        last_activity: stats.last_activity.map(|at| relative(at, now)),
+        channels: stats
+            .channels
+            .iter()
+            .map(|c| ChannelView {
+                channel: c.channel.clone(),
+                summary: format!(
+                    "{}, {}",
+                    counted(c.sessions, "session"),
+                    counted(c.messages, "message")
+                ),
+                sessions: c.sessions,
+                messages: c.messages,
+                last_activity: c.last_activity.map(|at| relative(at, now)),
+            })
+            .collect(),
+    }
+}
+
+/// `1 session`, `3 sessions`.
+fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// `812 KB`, `48.3 MB`.
+fn bytes(count: u64) -> String {
+    match count {
+        0..1_000 => format!("{count} B"),
+        1_000..1_000_000 => format!("{} KB", count / 1_000),
+        _ => format!("{:.1} MB", count as f64 / 1e6),
+    }
 }
 
 /// One page of the jobs table.
