@@ -16,7 +16,8 @@
 //!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs).
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
-//! * [`logging`] and [`run_error`] are shared plumbing.
+//! * [`site`] writes the read-only status site into `state/site/` and serves it.
+//! * [`sqlite`], [`display`], [`logging`] and [`run_error`] are shared plumbing.
 //! * [`registry`] is the Context Registry: conversations shared between AI clients over MCP
 //!   (`backoffice mcp`, `serve --mcp-listen`), in `state/registry.db`.
 
@@ -48,6 +49,7 @@ pub mod run_error;
 pub mod runner;
 pub mod scheduler;
 pub mod site;
+pub mod sqlite;
 
 pub mod owner;
 pub mod store;

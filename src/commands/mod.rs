@@ -32,12 +32,11 @@ use crate::sync::{self, FileCache, Source};
 pub enum CommandError {
     #[error(transparent)]
     Repo(#[from] RepoError),
+    /// `runs.db` or `registry.db`.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Database(#[from] StoreError),
     #[error(transparent)]
     Serve(#[from] app::ServeError),
-    #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Import(#[from] crate::registry::import::ImportError),
     #[error(transparent)]

@@ -1,13 +1,7 @@
 //! Versioned schema of `registry.db`, tracked in `PRAGMA user_version`. Append only: a
 //! released migration is never edited, a new one is added at the end.
 
-use std::path::Path;
-
-use rusqlite::Connection;
-
-use super::RegistryError;
-
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: channels, sessions, messages and the full-text index.
     "
     CREATE TABLE channels (
@@ -54,37 +48,3 @@ const MIGRATIONS: &[&str] = &[
     );
     ",
 ];
-
-pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), RegistryError> {
-    let wrap = |source| RegistryError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let found: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(wrap)?;
-    let known = MIGRATIONS.len() as i64;
-    if found == known {
-        // The common case for every process after the first: no write lock taken.
-        return Ok(());
-    }
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(wrap)?;
-    let found: i64 = tx
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(wrap)?;
-    if found > known {
-        return Err(RegistryError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql).map_err(wrap)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(wrap)?;
-    }
-    tx.commit().map_err(wrap)
-}

@@ -1,13 +1,7 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`. Append only: a released
 //! migration is never edited, a new one is added at the end.
 
-use std::path::Path;
-
-use rusqlite::Connection;
-
-use super::StoreError;
-
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the GitOps spine.
     "
     CREATE TABLE deployed_jobs (
@@ -77,30 +71,3 @@ const MIGRATIONS: &[&str] = &[
         WHERE status IN ('failed', 'timed_out', 'interrupted');
     ",
 ];
-
-pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let wrap = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(wrap)?;
-    let found: i64 = tx
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(wrap)?;
-    let known = MIGRATIONS.len() as i64;
-    if found > known {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql).map_err(wrap)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(wrap)?;
-    }
-    tx.commit().map_err(wrap)
-}

@@ -3,7 +3,7 @@
 //! WAL so readers (`backoffice status`, the site) never block the daemon; a busy timeout and
 //! short `BEGIN IMMEDIATE` transactions so a second process writing the same file waits instead
 //! of failing. One connection per process behind a mutex: our writes are small and SQLite
-//! serialises writers anyway. Async callers go through [`Store::call`], which runs the closure
+//! serialises writers anyway ([`crate::sqlite`]). Async callers go through `call`, which runs the closure
 //! on tokio's blocking pool so a busy database never stalls the scheduler's thread.
 
 pub mod deployments;
@@ -12,11 +12,10 @@ mod migrations;
 pub mod runs;
 pub mod time;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use crate::sqlite::Database;
 
 pub use deployments::{Deployment, DeploymentOutcome, SyncState};
 pub use jobs::DeployedRow;
@@ -26,41 +25,17 @@ pub use runs::{NewRun, RunFinish, RunRow, RunStatus, Trigger};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A storage failure, naming the database file.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("cannot create the state folder {path}: {source}")]
-    Folder {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "database {path} was written by a newer backoffice (schema {found}, this build knows {known}); upgrade backoffice"
-    )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
-    #[error("database task failed: {0}")]
-    Task(String),
-}
+pub type StoreError = crate::sqlite::DbError;
 
 /// A handle to the run store; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
+pub struct Store(Database);
 
-struct Inner {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+impl std::ops::Deref for Store {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        &self.0
+    }
 }
 
 /// The error type of the closures given to the store: plain rusqlite, wrapped with the path
@@ -70,87 +45,14 @@ pub type SqlResult<T> = Result<T, rusqlite::Error>;
 impl Store {
     /// Opens (creating when needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        let wrap = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(wrap)?;
-        migrations::apply(&mut conn, path)?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                conn: Mutex::new(conn),
-            }),
-        })
-    }
-
-    /// A read-only connection of its own to the same file, for readers that take their time
-    /// (the status site) and must not hold up the writers behind the store's lock. WAL lets
-    /// it read while others write.
-    pub fn reader(&self) -> Result<Connection, StoreError> {
-        let wrap = |source| StoreError::Sqlite {
-            path: self.inner.path.clone(),
-            source,
-        };
-        let conn = Connection::open_with_flags(
-            &self.inner.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(wrap)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
-        Ok(conn)
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    /// Runs `work` with the connection, on the calling thread.
-    pub fn with<T>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> SqlResult<T>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self
-            .inner
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        work(&mut conn).map_err(|source| StoreError::Sqlite {
-            path: self.inner.path.clone(),
-            source,
-        })
-    }
-
-    /// Runs `work` with the connection on tokio's blocking pool.
-    pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> SqlResult<T> + Send + 'static,
-    {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with(work))
-            .await
-            .map_err(|error| StoreError::Task(error.to_string()))?
+        Database::open(path, BUSY_TIMEOUT, migrations::MIGRATIONS).map(Store)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn opening_twice_migrates_once_and_keeps_data() {
