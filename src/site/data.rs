@@ -3,13 +3,13 @@
 //! site after a run costs a few indexed queries, not a pass over the whole history.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
 use crate::catalog::{self, SourceContent, SourceFile};
 use crate::job::Job;
+use crate::schedule::Schedule;
 use crate::store::SqlResult;
 use crate::store::deployments::{self, Deployment, SyncState};
 use crate::store::jobs::{self, DeployedRow};
@@ -25,15 +25,53 @@ pub const WINDOWS: [(&str, i64); 3] = [("24 h", 1), ("7 d", 7), ("30 d", 30)];
 /// One deployed job and how it has been doing.
 #[derive(Debug, Clone)]
 pub struct JobSummary {
+    /// The deployed row without its `source`: the text is read again when the job's page is
+    /// written, so a thousand job files are not held twice in memory.
     pub row: DeployedRow,
-    /// The deployed definition; `None` only if the stored text no longer parses (a newer
-    /// version of backoffice wrote it).
-    pub job: Option<Arc<Job>>,
-    pub last: Option<RunRow>,
+    /// What the pages show of the deployed definition; `None` only if the stored text no
+    /// longer parses (a newer version of backoffice wrote it).
+    pub job: Option<JobFacts>,
+    pub last: Option<Box<RunRow>>,
     /// Outcomes in each of [`WINDOWS`].
     pub windows: Vec<Outcomes>,
     /// Latest durations, newest first.
     pub durations: Vec<i64>,
+}
+
+/// What the site shows of a job definition. The parsed job itself is not kept: with
+/// thousands of jobs its compiled schedule would double what the scheduler already holds,
+/// and the few rows that need a next fire time parse the expression again.
+#[derive(Debug, Clone)]
+pub struct JobFacts {
+    pub name: String,
+    pub description: String,
+    pub kind: &'static str,
+    pub expression: String,
+    pub timezone: chrono_tz::Tz,
+    pub enabled: bool,
+}
+
+impl JobFacts {
+    fn of(job: &Job) -> JobFacts {
+        JobFacts {
+            name: job.name.clone(),
+            description: job.description.clone(),
+            kind: job.task.label(),
+            expression: job.schedule.expression().to_string(),
+            timezone: job.schedule.timezone(),
+            enabled: job.enabled,
+        }
+    }
+
+    /// The first firing after `after`, for an enabled job.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.enabled {
+            return None;
+        }
+        Schedule::parse(&self.expression, self.timezone)
+            .ok()?
+            .next_after(after)
+    }
 }
 
 /// Everything the dashboard and the jobs table need.
@@ -91,19 +129,24 @@ impl Snapshot {
     }
 }
 
-fn summarize(conn: &Connection, row: DeployedRow, now: DateTime<Utc>) -> SqlResult<JobSummary> {
+fn summarize(conn: &Connection, mut row: DeployedRow, now: DateTime<Utc>) -> SqlResult<JobSummary> {
     let job = catalog::load_file(&SourceFile {
         path: row.file.clone(),
         id: row.id.clone(),
         content: SourceContent::Text(row.source.clone()),
     })
-    .ok();
+    .ok()
+    .map(|job| JobFacts::of(&job));
+    row.source = String::new();
     let since: Vec<DateTime<Utc>> = WINDOWS
         .iter()
         .map(|(_, days)| now - Duration::days(*days))
         .collect();
     Ok(JobSummary {
-        last: runs::recent(conn, Some(&row.id), 1)?.into_iter().next(),
+        last: runs::recent(conn, Some(&row.id), 1)?
+            .into_iter()
+            .next()
+            .map(Box::new),
         windows: runs::job_outcomes_since(conn, &row.id, &since)?,
         durations: runs::recent_durations(conn, &row.id, DURATIONS)?,
         job,

@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{Report, Site, SiteError};
 use crate::runner::RunEvent;
@@ -39,6 +39,10 @@ impl Pending {
 }
 
 /// Regenerates until `stop` turns true: everything first, then as events arrive.
+///
+/// The generator lives on a thread of its own, fed one piece of work at a time: pages are
+/// built by one thread only, so the allocator reuses one arena instead of growing one per
+/// blocking-pool thread that happened to render.
 pub async fn keep_fresh(
     site: Site,
     conn: Connection,
@@ -46,28 +50,36 @@ pub async fn keep_fresh(
     mut syncs: mpsc::UnboundedReceiver<()>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut generator = Some((site, conn));
-    let mut pending = Pending {
-        everything: true,
-        runs: BTreeSet::new(),
-    };
-    let mut first = true;
+    let (work_queue, work) = std::sync::mpsc::channel::<(Work, oneshot::Sender<Outcome>)>();
+    let spawned = std::thread::Builder::new()
+        .name("site".into())
+        .spawn(move || generate(site, conn, work));
+    if let Err(error) = spawned {
+        tracing::error!("cannot start the status site's generator: {error}");
+        return;
+    }
+    let mut next = Work::Full;
     loop {
-        if let Some((site, conn)) = generator.take() {
-            let work = std::mem::take(&mut pending);
-            let full = first;
-            first = false;
-            let (site, conn, result) = regenerate(site, conn, work, full).await;
-            match result {
-                Ok(report) => tracing::debug!(
-                    files = report.written,
-                    took = ?report.took,
-                    "status site updated"
-                ),
-                Err(error) => tracing::error!("cannot update the status site: {error}"),
-            }
-            generator = Some((site, conn));
+        let (reply, answer) = oneshot::channel();
+        if work_queue.send((next, reply)).is_err() {
+            return;
         }
+        // Shutdown does not wait for a regeneration (a first one over a long history takes
+        // a while); the thread ends with the process.
+        let outcome = tokio::select! {
+            _ = stop.changed() => return,
+            outcome = answer => outcome,
+        };
+        match outcome {
+            Ok(Ok(report)) => tracing::debug!(
+                files = report.written,
+                took = ?report.took,
+                "status site updated"
+            ),
+            Ok(Err(error)) => tracing::error!("cannot update the status site: {error}"),
+            Err(_) => return,
+        }
+        let mut pending = Pending::default();
         tokio::select! {
             _ = stop.changed() => return,
             event = runs.recv() => {
@@ -94,44 +106,69 @@ pub async fn keep_fresh(
         while syncs.try_recv().is_ok() {
             pending.everything = true;
         }
+        next = Work::Update(pending);
     }
 }
 
-/// One regeneration off the async threads; a tick when `work` is empty.
-async fn regenerate(
+/// One regeneration's work.
+enum Work {
+    /// Every page, from the databases.
+    Full,
+    /// What changed since the last one; a tick when nothing did.
+    Update(Pending),
+}
+
+type Outcome = Result<Report, SiteError>;
+
+/// The generator thread: does each piece of work and answers, until the daemon stops.
+fn generate(
     mut site: Site,
     conn: Connection,
-    work: Pending,
-    full: bool,
-) -> (Site, Connection, Result<Report, SiteError>) {
-    let outcome = tokio::task::spawn_blocking(move || {
+    work: std::sync::mpsc::Receiver<(Work, oneshot::Sender<Outcome>)>,
+) {
+    for (job, reply) in work {
         let now = Utc::now();
-        let changed: Vec<(String, i64)> = work.runs.into_iter().collect();
-        let result = if full {
-            site.generate_all(&conn, now)
-        } else if work.everything {
-            // A deployment re-reads every job; runs that ended meanwhile still need their
-            // pages rewritten.
-            site.deployed(&conn, now).and_then(|deployed| {
-                if changed.is_empty() {
-                    return Ok(deployed);
-                }
-                let runs = site.runs_changed(&conn, &changed, now)?;
-                Ok(Report {
-                    written: deployed.written + runs.written,
-                    took: deployed.took + runs.took,
-                })
-            })
-        } else if changed.is_empty() {
-            site.tick(&conn, now)
-        } else {
-            site.runs_changed(&conn, &changed, now)
+        let result = match job {
+            Work::Full => site.generate_all(&conn, now),
+            Work::Update(pending) => update(&mut site, &conn, pending, now),
         };
-        (site, conn, result)
-    })
-    .await;
-    match outcome {
-        Ok(done) => done,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
+        let _ = reply.send(result);
+        release_freed_memory();
+    }
+}
+
+/// Hands memory freed by a regeneration back to the system. Rendering a thousand pages
+/// allocates and frees a lot; glibc keeps freed blocks inside its heap, so the daemon's
+/// resident size would stay at its high-water mark for good.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim takes no pointers and only returns unused heap pages to the
+    // kernel; it is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
+
+fn update(site: &mut Site, conn: &Connection, pending: Pending, now: DateTime<Utc>) -> Outcome {
+    let changed: Vec<(String, i64)> = pending.runs.into_iter().collect();
+    if pending.everything {
+        // A deployment re-reads every job; runs that ended meanwhile still need their pages
+        // rewritten.
+        let deployed = site.deployed(conn, now)?;
+        if changed.is_empty() {
+            return Ok(deployed);
+        }
+        let runs = site.runs_changed(conn, &changed, now)?;
+        Ok(Report {
+            written: deployed.written + runs.written,
+            took: deployed.took + runs.took,
+        })
+    } else if changed.is_empty() {
+        site.tick(conn, now)
+    } else {
+        site.runs_changed(conn, &changed, now)
     }
 }

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::store::runs;
+use crate::store::{jobs, runs};
 use data::{JobSummary, Snapshot};
 use render::{RenderError, Renderer};
 use views::PAGE_SIZE;
@@ -221,14 +221,19 @@ impl Site {
                 }
             }
         }
-        let rows: Vec<views::JobRow> = self.rows.values().cloned().collect();
-        let dashboard = views::dashboard(&self.snapshot, &rows, self.registry(now), now);
-        self.page("index.html", "dashboard", &dashboard)?;
-        self.json(
+        let registry = self.registry(now);
+        let mut out = Output {
+            renderer: &self.renderer,
+            writer: &mut self.writer,
+        };
+        let rows: Vec<&views::JobRow> = self.rows.values().collect();
+        let dashboard = views::dashboard(&self.snapshot, &rows, registry, now);
+        out.page("index.html", "dashboard", &dashboard)?;
+        out.json(
             "status.json",
             &StatusJson {
                 dashboard: &dashboard,
-                jobs: rows.iter().map(views::JobBrief::from).collect(),
+                jobs: rows.iter().map(|row| views::JobBrief::from(*row)).collect(),
             },
         )?;
         let touched: Option<BTreeSet<usize>> = only.map(|ids| {
@@ -240,12 +245,12 @@ impl Site {
         });
         for (index, (path, page)) in views::jobs_pages(&rows, now).into_iter().enumerate() {
             if touched.as_ref().is_none_or(|pages| pages.contains(&index)) {
-                self.page(&path, "jobs", &page)?;
+                out.page(&path, "jobs", &page)?;
             }
         }
         let failures = runs::recent_failures(conn, 50)?;
         let feed = views::feed(&self.snapshot, &failures, now);
-        self.page("feed.xml", "feed", &feed)?;
+        out.page("feed.xml", "feed", &feed)?;
         Ok(())
     }
 
@@ -267,9 +272,10 @@ impl Site {
         let Some(summary) = self.snapshot.jobs.get(id).cloned() else {
             return Ok(());
         };
+        let definition = jobs::source(conn, id)?.unwrap_or_default();
         let total = runs::job_run_count(conn, id, None)?;
         let newest = runs::recent(conn, Some(id), PAGE_SIZE as usize)?;
-        let page = views::job_page(&summary, &newest, total, None, now);
+        let page = views::job_page(&summary, &definition, &newest, total, None, now);
         self.write_run_pages(&summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
         self.json(
@@ -297,7 +303,14 @@ impl Site {
             let rows = runs::job_runs_oldest_first(conn, id, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
             let mut newest_first = rows;
             newest_first.reverse();
-            let page = views::job_page(&summary, &newest_first, total, Some(number), now);
+            let page = views::job_page(
+                &summary,
+                &definition,
+                &newest_first,
+                total,
+                Some(number),
+                now,
+            );
             if all_history {
                 self.write_run_pages(&summary, &newest_first, &page.runs, now)?;
             }
@@ -339,6 +352,30 @@ impl Site {
         }
     }
 
+    fn page(&mut self, path: &str, template: &str, data: &impl Serialize) -> Result<(), SiteError> {
+        self.output().page(path, template, data)
+    }
+
+    fn json(&mut self, path: &str, data: &impl Serialize) -> Result<(), SiteError> {
+        self.output().json(path, data)
+    }
+
+    fn output(&mut self) -> Output<'_> {
+        Output {
+            renderer: &self.renderer,
+            writer: &mut self.writer,
+        }
+    }
+}
+
+/// Renders and writes files; borrows only the renderer and the writer, so the rest of the
+/// site's state can be read while writing.
+struct Output<'a> {
+    renderer: &'a Renderer,
+    writer: &'a mut Writer,
+}
+
+impl Output<'_> {
     fn page(&mut self, path: &str, template: &str, data: &impl Serialize) -> Result<(), SiteError> {
         let html = self.renderer.render(template, data)?;
         self.writer.write(path, html.as_bytes())?;

@@ -260,17 +260,17 @@ fn bytes(count: u64) -> String {
 
 /// One page of the jobs table.
 #[derive(Debug, Clone, Serialize)]
-pub struct JobsPage {
+pub struct JobsPage<'a> {
     pub layout: Layout,
-    pub jobs: Vec<JobRow>,
+    pub jobs: &'a [&'a JobRow],
     pub total: usize,
     /// Every page of the table; empty when there is one.
     pub pages: Vec<PageLink>,
 }
 
 /// The jobs table, [`JOBS_PER_PAGE`] rows a page.
-pub fn jobs_pages(rows: &[JobRow], now: DateTime<Utc>) -> Vec<(String, JobsPage)> {
-    let chunks: Vec<&[JobRow]> = if rows.is_empty() {
+pub fn jobs_pages<'a>(rows: &'a [&'a JobRow], now: DateTime<Utc>) -> Vec<(String, JobsPage<'a>)> {
+    let chunks: Vec<&[&JobRow]> = if rows.is_empty() {
         vec![&[]]
     } else {
         rows.chunks(JOBS_PER_PAGE).collect()
@@ -299,7 +299,7 @@ pub fn jobs_pages(rows: &[JobRow], now: DateTime<Utc>) -> Vec<(String, JobsPage)
             };
             let page = JobsPage {
                 layout: Layout::new("Jobs", &path, "jobs", now),
-                jobs: chunk.to_vec(),
+                jobs: chunk,
                 total: rows.len(),
                 pages,
             };
@@ -402,22 +402,23 @@ pub struct Feed {
 /// Builds the dashboard.
 pub fn dashboard(
     snapshot: &Snapshot,
-    rows: &[JobRow],
+    rows: &[&JobRow],
     registry: Option<RegistryView>,
     now: DateTime<Utc>,
 ) -> Dashboard {
     let sync = sync_view(snapshot, now);
     let failing: Vec<&JobRow> = rows
         .iter()
+        .copied()
         .filter(|r| r.last_status.as_deref().is_some_and(is_failure))
         .collect();
-    let mut next_runs: Vec<JobRow> = rows
+    let mut next_runs: Vec<&JobRow> = rows
         .iter()
+        .copied()
         .filter(|r| r.next_at.is_some())
-        .cloned()
         .collect();
     next_runs.sort_by_key(|r| r.next_at);
-    next_runs.truncate(10);
+    let next_runs: Vec<JobRow> = next_runs.into_iter().take(10).cloned().collect();
     let invalid_jobs = rows.iter().filter(|r| r.state == "invalid").count();
     let suspended = rows.iter().filter(|r| r.state == "suspended").count();
     let degraded = sync
@@ -507,9 +508,9 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
         Some(job) => (
             job.name.clone(),
             job.description.clone(),
-            job.task.label().to_string(),
-            job.schedule.expression().to_string(),
-            job.schedule.timezone(),
+            job.kind.to_string(),
+            job.expression.clone(),
+            job.timezone,
             job.enabled,
         ),
         None => (
@@ -521,10 +522,10 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
             false,
         ),
     };
-    let next = summary.job.as_ref().filter(|j| j.enabled).and_then(|job| {
-        let from = row.cursor.map_or(now, |c| c.max(now));
-        job.schedule.next_after(from)
-    });
+    let next = summary
+        .job
+        .as_ref()
+        .and_then(|job| job.next_after(row.cursor.map_or(now, |c| c.max(now))));
     let state = if !row.invalid_errors.is_empty() {
         "invalid"
     } else if enabled {
@@ -665,16 +666,14 @@ fn clip(text: Option<&str>, whole: bool) -> (Option<String>, bool) {
 /// A job's page: `runs` newest first; `archive` is `Some(page)` for an archive page.
 pub fn job_page(
     summary: &JobSummary,
+    definition: &str,
     runs: &[RunRow],
     total_runs: u64,
     archive: Option<u64>,
     now: DateTime<Utc>,
 ) -> JobPage {
     let job = job_row(summary, now);
-    let zone = summary
-        .job
-        .as_ref()
-        .map_or(Tz::UTC, |j| j.schedule.timezone());
+    let zone = summary.job.as_ref().map_or(Tz::UTC, |j| j.timezone);
     let path = match archive {
         Some(page) => archive_path(&job.id, page),
         None => job_path(&job.id),
@@ -714,7 +713,7 @@ pub fn job_page(
     };
     JobPage {
         layout: Layout::new(title, &path, "jobs", now),
-        definition: summary.row.source.clone(),
+        definition: definition.to_string(),
         runs: runs.iter().map(|r| run_view(r, zone, false)).collect(),
         chart: svg::duration_chart(&bars),
         total_runs,
@@ -734,7 +733,7 @@ pub fn job_page(
 pub fn run_page(summary: Option<&JobSummary>, run: &RunRow, now: DateTime<Utc>) -> RunPage {
     let zone = summary
         .and_then(|s| s.job.as_ref())
-        .map_or(Tz::UTC, |j| j.schedule.timezone());
+        .map_or(Tz::UTC, |j| j.timezone);
     let name = summary
         .and_then(|s| s.job.as_ref())
         .map_or_else(|| run.job_id.clone(), |j| j.name.clone());

@@ -2,7 +2,7 @@
 //! version (so it survives a restart while its file in git is broken) and its cursor.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::SqlResult;
@@ -25,6 +25,13 @@ pub struct DeployedRow {
     pub invalid_commit: Option<String>,
     /// The last occurrence handled; occurrences after it are due or missed.
     pub cursor: Option<DateTime<Utc>>,
+}
+
+/// The deployed text of one job.
+pub fn source(conn: &Connection, id: &str) -> SqlResult<Option<String>> {
+    conn.prepare_cached("SELECT source FROM deployed_jobs WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()
 }
 
 /// Every deployed job, by id.

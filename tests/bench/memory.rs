@@ -1,5 +1,6 @@
-//! Resident memory of an idle `backoffice serve` with 1,000 and 10,000 jobs deployed, read
-//! from /proc once the deployment is applied and the daemon has settled.
+//! Resident memory of an idle `backoffice serve` (scheduler, status site and its HTTP server)
+//! with 1,000 and 10,000 jobs deployed, read from /proc once the deployment is applied and the
+//! daemon has settled.
 
 #[path = "common.rs"]
 mod common;
@@ -24,6 +25,7 @@ fn measure(count: usize) {
         .arg("serve")
         .arg("--repo")
         .arg(&bare)
+        .args(["--listen", "127.0.0.1:0"])
         .env("BACKOFFICE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
