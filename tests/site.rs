@@ -480,7 +480,14 @@ fn history_is_paged_and_a_run_rewrites_only_what_it_changes() {
         "a run rewrites a handful of files, wrote {}",
         report.written
     );
-    assert!(read(&root, "jobs/standup.html").contains("HTTP 429 from the LLM endpoint"));
+    let page = read(&root, "jobs/standup.html");
+    assert!(page.contains("HTTP 429 from the LLM endpoint"));
+    assert!(
+        page.contains("<h1>Daily stand-up"),
+        "the job keeps its name after an update"
+    );
+    assert!(page.contains("on weekdays at 09:00 Asia/Seoul") && page.contains(">active<"));
+    assert!(read(&root, "jobs/index.html").contains("on weekdays at 09:00 Asia/Seoul"));
     assert!(read(&root, "history/standup/3.html").contains(&format!("id=\"run-{id}\"")));
     assert_eq!(
         read(&root, "history/standup/1.html"),

@@ -215,6 +215,10 @@ fn a_run_and_a_broken_push_show_up_on_the_served_site() {
         page("/jobs/standup.html").contains("127.0.0.1:9"),
         "the error says where"
     );
+    assert!(
+        page("/jobs/standup.html").contains("<h1>Stand-up"),
+        "still named after the run"
+    );
 
     repo.write(
         "jobs/retro.toml",

@@ -89,8 +89,9 @@ impl Snapshot {
     pub fn load(conn: &Connection, now: DateTime<Utc>) -> SqlResult<Snapshot> {
         let mut snapshot = Snapshot::default();
         snapshot.refresh_sync(conn, now)?;
-        for row in jobs::all(conn)? {
-            let summary = summarize(conn, row, now)?;
+        for mut row in jobs::all(conn)? {
+            let facts = facts_of(&mut row);
+            let summary = summarize(conn, row, facts, now)?;
             snapshot.jobs.insert(summary.row.id.clone(), summary);
         }
         Ok(snapshot)
@@ -114,7 +115,8 @@ impl Snapshot {
         let Some(existing) = self.jobs.get(id) else {
             return Ok(false);
         };
-        let summary = summarize(conn, existing.row.clone(), now)?;
+        // The row's text was dropped after the first read: keep the facts taken from it.
+        let summary = summarize(conn, existing.row.clone(), existing.job.clone(), now)?;
         self.jobs.insert(id.to_string(), summary);
         self.last_day = runs::outcomes_since(conn, now - Duration::days(1))?;
         Ok(true)
@@ -129,15 +131,24 @@ impl Snapshot {
     }
 }
 
-fn summarize(conn: &Connection, mut row: DeployedRow, now: DateTime<Utc>) -> SqlResult<JobSummary> {
-    let job = catalog::load_file(&SourceFile {
+/// Parses the row's text for what the pages show, then drops the text.
+fn facts_of(row: &mut DeployedRow) -> Option<JobFacts> {
+    let source = std::mem::take(&mut row.source);
+    catalog::load_file(&SourceFile {
         path: row.file.clone(),
         id: row.id.clone(),
-        content: SourceContent::Text(row.source.clone()),
+        content: SourceContent::Text(source),
     })
     .ok()
-    .map(|job| JobFacts::of(&job));
-    row.source = String::new();
+    .map(|job| JobFacts::of(&job))
+}
+
+fn summarize(
+    conn: &Connection,
+    row: DeployedRow,
+    job: Option<JobFacts>,
+    now: DateTime<Utc>,
+) -> SqlResult<JobSummary> {
     let since: Vec<DateTime<Utc>> = WINDOWS
         .iter()
         .map(|(_, days)| now - Duration::days(*days))
