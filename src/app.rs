@@ -200,7 +200,7 @@ pub async fn serve(
     let site = Site::new(
         &site_dir,
         options.templates.as_deref(),
-        &state.join("registry.db"),
+        &crate::registry::path_in(&state),
     )?;
     let (synced, syncs) = mpsc::unbounded_channel();
     let refreshing = tokio::spawn(live::keep_fresh(

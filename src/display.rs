@@ -42,6 +42,15 @@ pub fn duration_ms(ms: i64) -> String {
     }
 }
 
+/// A file size for people: `812 B`, `45 KB`, `48.3 MB`.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{} KB", bytes / 1_000),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
 /// Keeps the two largest units of a duration string (`1d2h3m4s` → `1d2h`).
 fn coarsen(text: &str) -> String {
     let mut units = 0;

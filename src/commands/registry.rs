@@ -26,11 +26,11 @@ fn show_stats(state: &Path, args: &RegistryStatsArgs) -> Result<ExitCode, Comman
         at.map_or("-".to_string(), |at| relative(at, now))
     };
     println!(
-        "{}: {} sessions, {} messages, {:.1} MiB, last activity {}",
+        "{}: {} sessions, {} messages, {}, last activity {}",
         path.display(),
         figures.sessions,
         figures.messages,
-        figures.db_bytes as f64 / (1024.0 * 1024.0),
+        crate::display::size(figures.db_bytes),
         ago(figures.last_activity)
     );
     if !figures.channels.is_empty() {

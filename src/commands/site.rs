@@ -21,7 +21,7 @@ pub(super) fn execute(state: &Path, args: &SiteArgs) -> Result<ExitCode, Command
     let mut site = Site::new(
         &dir,
         args.templates.templates.as_deref(),
-        &state.join("registry.db"),
+        &crate::registry::path_in(state),
     )
     .map_err(|e| CommandError::Message(e.to_string()))?;
     let report = site

@@ -101,11 +101,17 @@ impl Snapshot {
     pub fn refresh_sync(&mut self, conn: &Connection, now: DateTime<Utc>) -> SqlResult<()> {
         self.sync = deployments::sync_state(conn)?;
         self.deployments = deployments::recent(conn, DEPLOYMENTS)?;
+        self.refresh_last_day(conn, now)
+    }
+
+    /// Re-reads the last day's outcomes of every job.
+    pub fn refresh_last_day(&mut self, conn: &Connection, now: DateTime<Utc>) -> SqlResult<()> {
         self.last_day = runs::outcomes_since(conn, now - Duration::days(1))?;
         Ok(())
     }
 
-    /// Re-reads one job after a run of it changed; false when it is not deployed.
+    /// Re-reads one job after a run of it changed; false when it is not deployed. The last
+    /// day's figures are the caller's to refresh, once for all the jobs that changed.
     pub fn refresh_job(
         &mut self,
         conn: &Connection,
@@ -118,7 +124,6 @@ impl Snapshot {
         // The row's text was dropped after the first read: keep the facts taken from it.
         let summary = summarize(conn, existing.row.clone(), existing.job.clone(), now)?;
         self.jobs.insert(id.to_string(), summary);
-        self.last_day = runs::outcomes_since(conn, now - Duration::days(1))?;
         Ok(true)
     }
 

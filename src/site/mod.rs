@@ -121,6 +121,7 @@ impl Site {
         for (job, run) in changed {
             by_job.entry(job.as_str()).or_default().push(*run);
         }
+        self.snapshot.refresh_last_day(conn, now)?;
         let mut touched = BTreeSet::new();
         for (job, runs) in by_job {
             if self.snapshot.refresh_job(conn, job, now)? {
@@ -190,36 +191,23 @@ impl Site {
         }
     }
 
-    /// Dashboard, jobs table, `status.json` and the feed. With `only`, just those jobs' rows
-    /// are recomputed and just the table pages holding them rewritten; the once-a-minute
-    /// refresh brings every row's relative times up to date.
+    /// Dashboard, jobs table, `status.json` and the feed. With `only`, the rows of those jobs
+    /// are fresh (their pages were just written) and just the table pages holding them are
+    /// rewritten; otherwise every row is recomputed, which the once-a-minute refresh does to
+    /// bring relative times up to date.
     fn write_overview(
         &mut self,
         conn: &Connection,
         now: DateTime<Utc>,
         only: Option<&BTreeSet<String>>,
     ) -> Result<(), SiteError> {
-        match only {
-            None => {
-                self.rows = self
-                    .snapshot
-                    .jobs
-                    .iter()
-                    .map(|(id, s)| (id.clone(), views::job_row(s, now)))
-                    .collect();
-            }
-            Some(ids) => {
-                for id in ids {
-                    match self.snapshot.jobs.get(id) {
-                        Some(summary) => {
-                            self.rows.insert(id.clone(), views::job_row(summary, now));
-                        }
-                        None => {
-                            self.rows.remove(id);
-                        }
-                    }
-                }
-            }
+        if only.is_none() {
+            self.rows = self
+                .snapshot
+                .jobs
+                .iter()
+                .map(|(id, s)| (id.clone(), views::job_row(s, now)))
+                .collect();
         }
         let registry = self.registry(now);
         let mut out = Output {
@@ -278,6 +266,7 @@ impl Site {
         let page = views::job_page(&summary, &definition, &newest, total, None, now);
         self.write_run_pages(&summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
+        self.rows.insert(id.to_string(), page.job.clone());
         self.json(
             &format!("jobs/{id}.json"),
             &JobJson {

@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use handlebars::html_escape;
+
 /// One bar of a duration chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
@@ -39,7 +41,7 @@ pub fn sparkline(durations_oldest_first: &[i64]) -> String {
     format!(
         "<svg class=\"spark\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100\" height=\"20\" role=\"img\" aria-label=\"durations of the last {} runs, longest {}\"><polyline points=\"{}\"/></svg>",
         durations_oldest_first.len(),
-        escape(&longest),
+        html_escape(&longest),
         points.trim_end()
     )
 }
@@ -64,7 +66,7 @@ pub fn duration_chart(bars_oldest_first: &[Bar]) -> String {
         "<svg class=\"chart\" viewBox=\"0 0 {width:.0} {}\" role=\"img\" aria-label=\"durations of the last {} runs, longest {}\">",
         HEIGHT + 12.0,
         bars_oldest_first.len(),
-        escape(&crate::display::duration_ms(max))
+        html_escape(&crate::display::duration_ms(max))
     );
     for (index, bar) in bars_oldest_first.iter().enumerate() {
         let height = ((bar.duration_ms.max(0) as f64 / max as f64) * HEIGHT).max(1.0);
@@ -74,14 +76,14 @@ pub fn duration_chart(bars_oldest_first: &[Bar]) -> String {
             "<rect class=\"{}\" x=\"{x:.0}\" y=\"{:.1}\" width=\"{BAR:.0}\" height=\"{height:.1}\"><title>{}</title></rect>",
             css_class(&bar.status),
             HEIGHT - height,
-            escape(&bar.label)
+            html_escape(&bar.label)
         );
     }
     let _ = write!(
         out,
         "<line class=\"axis\" x1=\"0\" y1=\"{HEIGHT}\" x2=\"{width:.0}\" y2=\"{HEIGHT}\"/><text x=\"0\" y=\"{}\">max {}</text></svg>",
         HEIGHT + 11.0,
-        escape(&crate::display::duration_ms(max))
+        html_escape(&crate::display::duration_ms(max))
     );
     out
 }
@@ -106,8 +108,8 @@ pub fn badge(label: &str, message: &str, status: &str) -> String {
 <text x=\"{}\" y=\"14\">{label}</text><text x=\"{}\" y=\"14\">{message}</text></g></svg>\n",
         left / 2,
         left + right / 2,
-        label = escape(label),
-        message = escape(message),
+        label = html_escape(label),
+        message = html_escape(message),
     )
 }
 
@@ -117,22 +119,6 @@ fn css_class(status: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphabetic() || *c == '_')
         .collect()
-}
-
-/// Escapes text for XML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::data::{JobSummary, Snapshot, WINDOWS};
 use super::svg::{self, Bar};
 use super::words;
-use crate::display::{duration_ms, one_line, relative, short};
+use crate::display::{duration_ms, one_line, relative, short, size};
 use crate::registry::stats::RegistryStats;
 use crate::store::deployments::Deployment;
 use crate::store::runs::{Outcomes, RunRow, RunStatus};
@@ -220,7 +220,7 @@ pub fn registry_view(stats: &RegistryStats, now: DateTime<Utc>) -> RegistryView 
     RegistryView {
         sessions: stats.sessions,
         messages: stats.messages,
-        size: bytes(stats.db_bytes),
+        size: size(stats.db_bytes),
         last_activity: stats.last_activity.map(|at| relative(at, now)),
         channels: stats
             .channels
@@ -246,15 +246,6 @@ fn counted(count: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{count} {noun}s")
-    }
-}
-
-/// `812 KB`, `48.3 MB`.
-fn bytes(count: u64) -> String {
-    match count {
-        0..1_000 => format!("{count} B"),
-        1_000..1_000_000 => format!("{} KB", count / 1_000),
-        _ => format!("{:.1} MB", count as f64 / 1e6),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `Last-Modified` stay put and a phone's cached copy stays valid.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -71,11 +72,11 @@ impl Writer {
     }
 }
 
-/// FNV-1a: enough to tell "same bytes as last time" within one process.
+/// Enough to tell "same bytes as last time" within one process.
 fn fingerprint(content: &[u8]) -> u64 {
-    content.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = std::hash::DefaultHasher::new();
+    content.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]
