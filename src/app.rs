@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Where the status site is served; `None` only writes it.
     pub listen: Option<String>,
+    /// Names besides loopback and the listen address that `Host` may carry (a proxy's).
+    pub allow_hosts: Vec<String>,
     /// The user's own site templates.
     pub templates: Option<PathBuf>,
     /// Where to serve the Context Registry over MCP Streamable HTTP, if anywhere.
@@ -166,7 +168,8 @@ pub async fn serve(
     scheduler.deploy(deployed, Utc::now());
 
     // Before any task starts, so a taken port fails `serve` with nothing to undo.
-    let mcp_http = crate::registry::http::start_in(&state, options.mcp_listen).await?;
+    let mcp_http =
+        crate::registry::http::start_in(&state, options.mcp_listen, &options.allow_hosts).await?;
     let (commands, command_queue) = mpsc::channel(256);
     let (stop, stopped) = watch::channel(false);
     let scheduling = tokio::spawn(scheduler.run(command_queue, stopped.clone()));
@@ -212,7 +215,7 @@ pub async fn serve(
     ));
     let http = match &options.listen {
         Some(addr) => {
-            let server = SiteServer::start(addr, &site_dir)?;
+            let server = SiteServer::start(addr, &site_dir, &options.allow_hosts)?;
             tracing::info!("status site: http://{}/", server.addr());
             Some(server)
         }

@@ -27,7 +27,39 @@ pub enum SourceContent {
     Text(String),
     /// A symlink in the git tree: never followed, so never a job.
     Symlink,
-    NotUtf8,
+    /// Not UTF-8: where the first byte that is not, so an editor can jump to it.
+    NotUtf8 {
+        line: usize,
+        column: usize,
+    },
+    /// Larger than [`MAX_FILE_BYTES`]; never parsed.
+    TooLarge {
+        bytes: usize,
+    },
+}
+
+/// The largest job file we parse. A real one is a few kilobytes; a limit keeps a hostile
+/// commit from making every reconcile read and parse megabytes.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+impl SourceContent {
+    /// What `bytes` hold as a job file.
+    pub fn from_bytes(bytes: Vec<u8>) -> SourceContent {
+        if bytes.len() > MAX_FILE_BYTES {
+            return SourceContent::TooLarge { bytes: bytes.len() };
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => SourceContent::Text(text),
+            Err(error) => {
+                let valid = error.utf8_error().valid_up_to();
+                let bytes = error.as_bytes();
+                // The prefix is valid UTF-8 by definition of `valid_up_to`.
+                let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+                let (line, column) = crate::location::line_column(before, before.len());
+                SourceContent::NotUtf8 { line, column }
+            }
+        }
+    }
 }
 
 /// A file that did not validate; `id` is the job it would define, when the path gives one.
@@ -86,9 +118,14 @@ pub fn load_file(file: &SourceFile) -> FileOutcome {
         SourceContent::Symlink => Err(invalid(vec![whole_file(
             "is a symbolic link; job files must be regular files (links are never followed)".into(),
         )])),
-        SourceContent::NotUtf8 => Err(invalid(vec![whole_file(
-            "is not UTF-8 text; save it as UTF-8".into(),
-        )])),
+        SourceContent::NotUtf8 { line, column } => Err(invalid(vec![FileError {
+            line: *line,
+            column: *column,
+            ..whole_file("is not UTF-8 text here; save the file as UTF-8".into())
+        }])),
+        SourceContent::TooLarge { bytes } => Err(invalid(vec![whole_file(format!(
+            "is {bytes} bytes; a job file may have at most {MAX_FILE_BYTES} (1 MiB)"
+        ))])),
     }
 }
 
@@ -167,7 +204,12 @@ mod tests {
             file("jobs/b.toml", SourceContent::Text("name = ".into())),
             file("jobs/team/c.toml", SourceContent::Text(JOB.into())),
             file("jobs/link.toml", SourceContent::Symlink),
-            file("jobs/bin.toml", SourceContent::NotUtf8),
+            file(
+                "jobs/bin.toml",
+                SourceContent::from_bytes(
+                    b"name = \"x\"\nkind = \"agent\"\n\n# caf\xe9\n".to_vec(),
+                ),
+            ),
             file("jobs/bad name.toml", SourceContent::Text(JOB.into())),
         ]);
         let ids: Vec<&str> = catalog.jobs.keys().map(JobId::as_str).collect();
@@ -182,10 +224,19 @@ mod tests {
         assert!(
             messages
                 .iter()
-                .any(|m| m.starts_with("jobs/bin.toml:1:1: is not UTF-8"))
+                .any(|m| m.starts_with("jobs/bin.toml:4:6: is not UTF-8")),
+            "{messages:#?}"
         );
         assert!(messages.iter().any(|m| m.starts_with("jobs/bad name.toml:1:1: `bad name` is not a usable job id")));
         assert!(messages.iter().any(|m| m.starts_with("jobs/b.toml:1:")));
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_unparsed() {
+        let big = SourceContent::from_bytes(vec![b'#'; MAX_FILE_BYTES + 1]);
+        let catalog = load(&[file("jobs/big.toml", big)]);
+        let messages: Vec<String> = catalog.errors().map(ToString::to_string).collect();
+        assert!(messages[0].contains("at most 1048576"), "{messages:?}");
     }
 
     #[test]

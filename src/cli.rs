@@ -119,6 +119,17 @@ pub struct ServeArgs {
     /// Only write the status site into <state>/site; serve no HTTP.
     #[arg(long)]
     pub no_http: bool,
+    /// A name the status site (and --mcp-listen) also answers to in the Host header, for a
+    /// reverse proxy in front of it (repeat it, or separate names with commas). Loopback
+    /// names and the listen address are always accepted; any other Host gets 403, which
+    /// stops DNS-rebinding pages from reading the site through a browser.
+    #[arg(
+        long = "allow-host",
+        env = "BACKOFFICE_ALLOW_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub allow_hosts: Vec<String>,
     /// Also serve the Context Registry over MCP Streamable HTTP at http://ADDR/mcp
     /// (e.g. 127.0.0.1:8765). Only local Host and Origin headers are accepted; set
     /// BACKOFFICE_MCP_TOKEN to require a bearer token.
@@ -272,7 +283,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::connectors::secret::register_env();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Mcp(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     let default_level = match cli.command {
         Command::Serve(_) => tracing::level_filters::LevelFilter::INFO,
         _ => tracing::level_filters::LevelFilter::WARN,
@@ -294,8 +309,21 @@ pub fn main() -> ExitCode {
     match commands::execute(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            let message = crate::display::terminal(&error.to_string()).into_owned();
+            eprintln!("error: {}", crate::connectors::secret::scrub(&message));
             ExitCode::from(2)
         }
+    }
+}
+
+/// `backoffice runs | head -1`: when the reader goes away, end as Unix tools do, silently
+/// by SIGPIPE, instead of panicking in `println!` with a backtrace. Rust ignores SIGPIPE so
+/// that writes fail with an error; a one-shot command has nothing better to do with that
+/// error than stop. The daemon and the MCP server keep Rust's default: a client hanging up
+/// on one of their sockets or pipes is an error they handle, not their end.
+fn exit_quietly_on_closed_pipe() {
+    // SAFETY: called at start, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

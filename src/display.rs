@@ -1,6 +1,8 @@
 //! How times, commits and messages are shown to people: shared by the command line and the
 //! status site so both say the same thing the same way.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 /// `2026-11-26 Thu 07:00 KST` in the job's zone.
@@ -86,9 +88,62 @@ pub fn one_line(text: &str, limit: usize) -> String {
     }
 }
 
+/// Text from outside (commit messages, model answers, server errors) made safe to print on a
+/// terminal. Control characters other than newline and tab could move the cursor, rewrite
+/// earlier lines, retitle the window or hide text; each is shown as a visible symbol instead
+/// (ESC as `␛`, carriage return as `␍`), and bidirectional overrides as `�`.
+pub fn terminal(text: &str) -> Cow<'_, str> {
+    replace_chars(text, |c| match c {
+        '\n' | '\t' => None,
+        '\0'..='\x1f' => char::from_u32(0x2400 + c as u32),
+        '\x7f' => Some('\u{2421}'),
+        '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            Some(char::REPLACEMENT_CHARACTER)
+        }
+        _ => None,
+    })
+}
+
+/// Text made valid in XML 1.0 (and so in HTML): the characters XML forbids (C0 controls but
+/// tab, newline and carriage return; U+FFFE and U+FFFF) become `�`. One `\x01` in a commit
+/// message would otherwise make the whole feed unreadable to every feed reader.
+pub fn xml_safe(text: &str) -> Cow<'_, str> {
+    replace_chars(text, |c| match c {
+        '\t' | '\n' | '\r' => None,
+        '\0'..='\x1f' | '\u{fffe}' | '\u{ffff}' => Some(char::REPLACEMENT_CHARACTER),
+        _ => None,
+    })
+}
+
+/// `text` with each character `replace` maps to `Some` replaced; borrowed when none is.
+fn replace_chars(text: &str, replace: impl Fn(char) -> Option<char>) -> Cow<'_, str> {
+    if !text.chars().any(|c| replace(c).is_some()) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().map(|c| replace(c).unwrap_or(c)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_text_cannot_carry_escape_sequences() {
+        assert_eq!(
+            terminal("ok\x1b]0;pwned\x07 \x1b[2J\rdone\u{9b}31m\n\tnext 회의"),
+            "ok␛]0;pwned␇ ␛[2J␍done�31m\n\tnext 회의"
+        );
+        assert!(matches!(terminal("plain 한국어\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn xml_text_has_no_forbidden_characters() {
+        assert_eq!(
+            xml_safe("fix\x01 bug\x0b\u{ffff}\r\n\tok"),
+            "fix� bug��\r\n\tok"
+        );
+        assert!(matches!(xml_safe("<fine> & dandy"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn relative_times_read_naturally() {

@@ -179,9 +179,19 @@ pub fn parse(file: &str, id: JobId, text: &str) -> Result<Job, Vec<FileError>> {
     let raw: RawJob = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(error) => {
-            let offset = error.span().map_or(0, |span| span.start);
-            let field = field_at(text, offset);
-            checker.error(offset, field.as_deref(), humanize(error.message()));
+            let message = humanize(error.message());
+            match error.span() {
+                Some(span) => {
+                    let field = field_at(text, span.start);
+                    checker.error(span.start, field.as_deref(), message);
+                }
+                None if error.message().contains("recursion") => checker.error(
+                    too_deep_at(text),
+                    None,
+                    "tables or arrays nest too deeply; a job file needs only a few levels",
+                ),
+                None => checker.error(0, None, message),
+            }
             return Err(checker.errors);
         }
     };
@@ -500,6 +510,34 @@ fn humanize(message: &str) -> String {
         .replace("expected f64", "expected a number")
         .replace("expected a boolean", "expected true or false")
         .replace("expected struct RawAgent", "expected a table [agent]")
+}
+
+/// Where nesting first gets deeper than any job file needs (brackets and braces outside
+/// strings, or dots in a key), for the parser's recursion error, which has no position.
+fn too_deep_at(text: &str) -> usize {
+    const DEEP: usize = 32;
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut dots = 0usize;
+    for (offset, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            (None, '.') => dots += 1,
+            (None, '\n' | '=') => dots = 0,
+            _ => {}
+        }
+        if c == '\n' {
+            quote = None;
+        }
+        if depth > DEEP || dots > DEEP {
+            return offset;
+        }
+    }
+    0
 }
 
 /// The IANA zone name closest to a misspelt one, for a "did you mean" hint.

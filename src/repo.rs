@@ -205,10 +205,7 @@ impl Repo {
             .inner
             .find_blob(file.blob)
             .map_err(|e| self.read_error(file.blob, e))?;
-        Ok(match std::str::from_utf8(blob.content()) {
-            Ok(text) => SourceContent::Text(text.to_string()),
-            Err(_) => SourceContent::NotUtf8,
-        })
+        Ok(SourceContent::from_bytes(blob.content().to_vec()))
     }
 
     /// Fetches `branch` from `url` into this mirror and returns the fetched commit.

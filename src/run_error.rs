@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::connectors::secret::scrub_owned;
+
 /// A failed attempt. The message is stored in the run row and shown on the site, so it must
 /// say what to do and must never contain a secret.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -16,18 +18,27 @@ pub struct RunError {
 
 impl RunError {
     /// An error that another attempt will not fix (bad request, missing model, bad answer).
+    /// Like every constructor, it scrubs known secrets from the message: servers echo them.
     pub fn permanent(message: impl Into<String>) -> Self {
         RunError {
-            message: message.into(),
+            message: scrub_owned(message.into()),
             retryable: false,
             retry_after: None,
+        }
+    }
+
+    /// The server's `Retry-After`, for a retryable error.
+    pub fn with_retry_after(self, retry_after: Option<Duration>) -> Self {
+        RunError {
+            retry_after,
+            ..self
         }
     }
 
     /// An error another attempt may not hit (network, overload).
     pub fn retryable(message: impl Into<String>) -> Self {
         RunError {
-            message: message.into(),
+            message: scrub_owned(message.into()),
             retryable: true,
             retry_after: None,
         }

@@ -40,6 +40,12 @@ pub enum ScheduleError {
     UnknownMacro(String),
     #[error("day-of-week `{field}` is not valid: {reason}")]
     DayOfWeek { field: String, reason: String },
+    #[error("{name} `{field}` is not valid: {reason}")]
+    Field {
+        name: &'static str,
+        field: String,
+        reason: String,
+    },
     #[error("`{expression}` is not a valid cron expression: {reason}")]
     Cron { expression: String, reason: String },
     #[error("`{expression}` never fires: no calendar date matches it")]
@@ -80,6 +86,7 @@ impl Schedule {
         let trimmed = expression.trim();
         let expanded = expand_macro(trimmed)?;
         let mut fields: Vec<&str> = expanded.split_whitespace().collect();
+        let seconds_given = fields.len() == 6;
         match fields.len() {
             5 => fields.insert(0, "0"),
             6 => {}
@@ -93,6 +100,17 @@ impl Schedule {
         let (second, minute, hour, day_of_month, month, day_of_week) = (
             fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
         );
+        if seconds_given {
+            check_field(FieldRule::SECOND, second)?;
+        }
+        for (rule, field) in [
+            (FieldRule::MINUTE, minute),
+            (FieldRule::HOUR, hour),
+            (FieldRule::DAY_OF_MONTH, day_of_month),
+            (FieldRule::MONTH, month),
+        ] {
+            check_field(rule, field)?;
+        }
         let days = parse_day_of_week(day_of_week)?;
         let weekday_names = if days.iter().all(|&d| d) {
             "*".to_string()
@@ -315,6 +333,102 @@ fn expand_macro(expression: &str) -> Result<&str, ScheduleError> {
         "@hourly" => Ok("0 0 * * * *"),
         _ => Err(ScheduleError::UnknownMacro(expression.to_string())),
     }
+}
+
+/// What one cron field may hold, so an error can say what the user wrote and what is allowed
+/// (the `cron` crate's own messages name its internal six-field form and are off by one).
+#[derive(Clone, Copy)]
+struct FieldRule {
+    name: &'static str,
+    low: u32,
+    high: u32,
+    /// Names accepted for values, `names[0]` standing for `low`.
+    names: &'static [&'static str],
+}
+
+impl FieldRule {
+    const SECOND: FieldRule = FieldRule::numeric("second", 0, 59);
+    const MINUTE: FieldRule = FieldRule::numeric("minute", 0, 59);
+    const HOUR: FieldRule = FieldRule::numeric("hour", 0, 23);
+    const DAY_OF_MONTH: FieldRule = FieldRule::numeric("day-of-month", 1, 31);
+    const MONTH: FieldRule = FieldRule {
+        name: "month",
+        low: 1,
+        high: 12,
+        names: &[
+            "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+        ],
+    };
+
+    const fn numeric(name: &'static str, low: u32, high: u32) -> FieldRule {
+        FieldRule {
+            name,
+            low,
+            high,
+            names: &[],
+        }
+    }
+
+    fn value(self, text: &str) -> Result<u32, String> {
+        if let Some(index) = self
+            .names
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(text))
+        {
+            return Ok(self.low + index as u32);
+        }
+        let allowed = match self.names {
+            [] => format!("{}-{}", self.low, self.high),
+            [first, .., last] => format!("{}-{} or {first}-{last}", self.low, self.high),
+            [only] => format!("{}-{} or {only}", self.low, self.high),
+        };
+        match text.parse::<u32>() {
+            Ok(value) if (self.low..=self.high).contains(&value) => Ok(value),
+            Ok(_) => Err(format!("`{text}` is out of range; use {allowed}")),
+            Err(_) => Err(format!("`{text}` is not a number; use {allowed}")),
+        }
+    }
+}
+
+/// Checks one field's lists, ranges and steps against `rule`.
+fn check_field(rule: FieldRule, field: &str) -> Result<(), ScheduleError> {
+    let fail = |reason: String| ScheduleError::Field {
+        name: rule.name,
+        field: field.to_string(),
+        reason,
+    };
+    if field == "?" && rule.name == "day-of-month" {
+        return Ok(());
+    }
+    for part in field.split(',') {
+        let range = match part.split_once('/') {
+            Some((range, step)) => {
+                match step.parse::<u32>() {
+                    Ok(step) if step > 0 => {}
+                    _ => return Err(fail(format!("step `{step}` must be a positive number"))),
+                }
+                range
+            }
+            None => part,
+        };
+        if range == "*" {
+            continue;
+        }
+        if range.is_empty() {
+            return Err(fail("an empty list item".into()));
+        }
+        let (low, high) = match range.split_once('-') {
+            Some((a, b)) => (rule.value(a).map_err(fail)?, rule.value(b).map_err(fail)?),
+            None => {
+                let value = rule.value(range).map_err(fail)?;
+                (value, value)
+            }
+        };
+        if low > high {
+            return Err(fail(format!("range `{range}` goes backwards")));
+        }
+    }
+    Ok(())
 }
 
 /// Classic day-of-week field → which days (index 0 = Sunday) it selects.
@@ -676,7 +790,21 @@ mod tests {
             ("0 7 * * 8", "out of range"),
             ("0 7 * * FUNDAY", "is not a day"),
             ("0 7 * * 5-1", "goes backwards"),
-            ("61 7 * * *", "not a valid cron expression"),
+            (
+                "99 7 * * *",
+                "minute `99` is not valid: `99` is out of range; use 0-59",
+            ),
+            ("0 99 7 * * *", "minute `99` is not valid"),
+            ("60 0 7 * * *", "second `60` is not valid"),
+            (
+                "0 24 * * *",
+                "hour `24` is not valid: `24` is out of range; use 0-23",
+            ),
+            ("0 7 0 * *", "day-of-month `0` is not valid"),
+            ("0 7 1 13 *", "use 1-12 or JAN-DEC"),
+            ("0 7 * FOO *", "`FOO` is not a number"),
+            ("*/0 7 * * *", "step `0` must be a positive number"),
+            ("0 7-5 * * *", "range `7-5` goes backwards"),
             ("0 0 30 2 *", "never fires"),
         ];
         for (expression, expected) in cases {

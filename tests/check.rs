@@ -68,8 +68,10 @@ fn check_shows_next_fire_times_in_the_zone_and_utc_and_warns_about_dst() {
     for firing in next {
         let local = firing["local"].as_str().expect("local");
         let utc = firing["utc"].as_str().expect("utc");
-        assert!(local.contains("07:00:00 KST"), "{local}");
-        assert!(utc.contains("22:00:00 UTC"), "{utc}");
+        // RFC 3339, as every command prints times for machines.
+        assert!(local.ends_with("T07:00:00+09:00"), "{local}");
+        assert!(utc.ends_with("T22:00:00Z"), "{utc}");
+        assert!(chrono::DateTime::parse_from_rfc3339(utc).is_ok(), "{utc}");
     }
     assert!(
         briefing["warnings"]

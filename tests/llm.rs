@@ -29,7 +29,7 @@ fn harness(base_url: &str, api_key: Option<&str>) -> Harness {
             .expect("client"),
         llm: LlmConfig {
             base_url: base_url.to_string(),
-            api_key: api_key.map(Secret::new),
+            api_key: api_key.map(|key| Secret::new("BACKOFFICE_LLM_API_KEY", key)),
             default_model: "llama3.1:8b".into(),
         },
     };

@@ -13,11 +13,18 @@ mod check;
 mod crash;
 /// `serve` end to end: pushes, commits, resets, invalid files, deletions, remote mode.
 mod gitops;
+/// Issue 8's defects, from outside: template bombs, stalled clients, rebinding hosts,
+/// control characters, hostile MCP lines, closed pipes.
+mod hardening;
+/// Generated job files: a job or errors, never a crash, a stack overflow or a hang.
+mod job_file_fuzz;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
 /// The Context Registry: MCP over stdio and HTTP through the official Python SDK, `connect`,
 /// `registry import` and `registry stats`.
 mod registry;
+/// The secret canary over the whole product: no secret value in state/, logs or output.
+mod secrets;
 /// The status site: rendering from a real database, escaping, paging, incremental updates.
 mod site;
 /// The status site's HTTP server, and `serve` keeping the site current.

@@ -1,4 +1,4 @@
-//! The Context Registry through real clients: the official MCP Python SDK (and raw JSON-RPC
+//! The Context Registry through real clients: the official MCP Python and TypeScript SDKs (and raw JSON-RPC
 //! lines) against the real `backoffice mcp` and `serve --mcp-listen`, plus the command-line
 //! parts (`connect`, `registry import`, `registry stats`).
 //!
@@ -71,6 +71,66 @@ fn korean_english_and_hostile_searches() {
 #[test]
 fn three_processes_log_at_once_and_lose_nothing() {
     python_script("test_concurrency.py", &[]);
+}
+
+/// `node` and the TypeScript MCP SDK (`BACKOFFICE_TS_SDK`, or the `target/mcp-ts` that `.ci/run`
+/// fills), or `None` (after a loud note) when either is missing here.
+fn node_with_ts_sdk() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let node = std::env::var_os("BACKOFFICE_TEST_NODE")
+        .map_or_else(|| PathBuf::from("node"), PathBuf::from);
+    let modules = std::env::var_os("BACKOFFICE_TS_SDK")
+        .map_or_else(|| root.join("target/mcp-ts/node_modules"), PathBuf::from);
+    let mut missing = Vec::new();
+    if !Command::new(&node)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        missing.push(format!("`{}`", node.display()));
+    }
+    if !modules
+        .join("@modelcontextprotocol/sdk/package.json")
+        .exists()
+    {
+        missing.push(format!(
+            "@modelcontextprotocol/sdk under {}",
+            modules.display()
+        ));
+    }
+    if missing.is_empty() {
+        return Some((node, modules));
+    }
+    let message = format!(
+        "the TypeScript SDK test needs {}: run .ci/run once (it installs the SDK into target/mcp-ts) or set BACKOFFICE_TEST_NODE / BACKOFFICE_TS_SDK",
+        missing.join(" and ")
+    );
+    assert!(std::env::var_os("BACKOFFICE_CI").is_none(), "{message}");
+    eprintln!("\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+    None
+}
+
+/// The SDK desktop clients are built on validates our output schemas with ajv: it must
+/// accept them without a warning (schemars' `uint64` formats made sixteen per session).
+#[test]
+fn the_typescript_sdk_sees_every_tool_with_schemas_it_accepts_silently() {
+    let Some((node, modules)) = node_with_ts_sdk() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(node)
+        .arg(root.join("tests/mcp/ts_client.mjs"))
+        .env("BACKOFFICE_BIN", crate::support::binary())
+        .env("BACKOFFICE_TS_SDK", &modules)
+        .current_dir(root)
+        .output()
+        .expect("run node");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && out.contains(" passed, 0 failed"),
+        "ts_client.mjs:\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

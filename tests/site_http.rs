@@ -68,7 +68,7 @@ fn site_with_secret(root: &Path) -> std::path::PathBuf {
 fn serves_the_site_folder_and_nothing_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let site = site_with_secret(dir.path());
-    let server = SiteServer::start("127.0.0.1:0", &site).expect("start");
+    let server = SiteServer::start("127.0.0.1:0", &site, &[]).expect("start");
     let addr = server.addr();
 
     let (status, head, body) = get(addr, "/");
@@ -126,14 +126,14 @@ fn serves_the_site_folder_and_nothing_else() {
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
         let (status, head, _) = raw(
             addr,
-            format!("{method} /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("{method} /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
         );
         assert_eq!(status, 405, "{method}");
         assert_eq!(header(&head, "Allow"), Some("GET, HEAD"));
     }
     let (status, head, body) = raw(
         addr,
-        b"HEAD /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"HEAD /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(status, 200);
     assert!(body.is_empty(), "HEAD has no body");
@@ -146,26 +146,26 @@ fn serves_the_site_folder_and_nothing_else() {
         .to_string();
     let (status, _, body) = raw(
         addr,
-        format!("GET /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET /index.html HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n").as_bytes(),
     );
     assert_eq!((status, body.len()), (304, 0));
     let (status, _, _) = raw(
         addr,
-        format!("GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: {modified}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET /index.html HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: {modified}\r\nConnection: close\r\n\r\n").as_bytes(),
     );
     assert_eq!(status, 304);
     let (status, _, _) = raw(
         addr,
-        b"GET /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\nConnection: close\r\n\r\n",
+        b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: \"other\"\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(status, 200);
 
     // A large request: a 1 MB body on a POST and a 64 KB header; then it still serves.
-    let mut big = b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n".to_vec();
+    let mut big = b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n".to_vec();
     big.extend(std::iter::repeat_n(b'a', 1 << 20));
     assert_eq!(raw(addr, &big).0, 405);
     let long_header = format!(
-        "GET /index.html HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\nConnection: close\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: localhost\r\nX-Filler: {}\r\nConnection: close\r\n\r\n",
         "b".repeat(64 * 1024)
     );
     let mut stream = TcpStream::connect(addr).expect("connect");

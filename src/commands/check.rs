@@ -3,7 +3,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{CommandError, local_time, print_json, utc_time};
@@ -30,10 +30,16 @@ struct JobReport {
     warnings: Vec<String>,
 }
 
+/// One upcoming firing: RFC 3339 in JSON (as every command prints times for machines), the
+/// words people read in text.
 #[derive(Serialize)]
 struct Firing {
+    /// In the job's zone, with its offset: `2027-03-14T16:00:00+09:00`.
     local: String,
-    utc: String,
+    /// `2027-03-14T07:00:00Z`.
+    utc: DateTime<Utc>,
+    #[serde(skip)]
+    local_text: String,
 }
 
 pub(super) fn execute(args: &CheckArgs) -> Result<ExitCode, CommandError> {
@@ -61,8 +67,11 @@ pub(super) fn execute(args: &CheckArgs) -> Result<ExitCode, CommandError> {
                     .upcoming(now, args.count)
                     .into_iter()
                     .map(|at| Firing {
-                        local: local_time(at, zone),
-                        utc: utc_time(at),
+                        local: at
+                            .with_timezone(&zone)
+                            .to_rfc3339_opts(SecondsFormat::AutoSi, false),
+                        utc: at,
+                        local_text: local_time(at, zone),
                     })
                     .collect(),
                 warnings: job.schedule.dst_notes(now, year),
@@ -87,10 +96,10 @@ pub(super) fn execute(args: &CheckArgs) -> Result<ExitCode, CommandError> {
 
 fn print_text(report: &Report, file_count: usize) {
     for error in &report.errors {
-        println!("error: {error}");
+        say!("error: {error}");
     }
     if !report.errors.is_empty() {
-        println!();
+        say!();
     }
     for job in &report.jobs {
         let suspended = if job.enabled {
@@ -98,23 +107,27 @@ fn print_text(report: &Report, file_count: usize) {
         } else {
             "  [suspended: enabled = false]"
         };
-        println!(
+        say!(
             "ok  {}  ({})  \"{}\" at {} {}{suspended}",
-            job.id, job.file, job.name, job.schedule, job.timezone
+            job.id,
+            job.file,
+            job.name,
+            job.schedule,
+            job.timezone
         );
         for firing in &job.next {
-            println!("      {}   = {}", firing.local, firing.utc);
+            say!("      {}   = {}", firing.local_text, utc_time(firing.utc));
         }
         for warning in &job.warnings {
-            println!("    warning: daylight saving: {warning}");
+            say!("    warning: daylight saving: {warning}");
         }
     }
     let invalid_files: std::collections::BTreeSet<&str> =
         report.errors.iter().map(|e| e.file.as_str()).collect();
     if file_count == 0 {
-        println!("no job files (*.toml) found");
+        say!("no job files (*.toml) found");
     } else {
-        println!(
+        say!(
             "\n{} job file(s): {} valid, {} invalid",
             file_count,
             report.jobs.len(),
@@ -185,10 +198,7 @@ fn source_file(path: &Path, root: &Path, is_symlink: bool) -> Result<SourceFile,
             context: format!("cannot read {}", path.display()),
             source,
         })?;
-        match String::from_utf8(bytes) {
-            Ok(text) => SourceContent::Text(text),
-            Err(_) => SourceContent::NotUtf8,
-        }
+        SourceContent::from_bytes(bytes)
     };
     Ok(SourceFile {
         path: path.display().to_string(),

@@ -1,6 +1,19 @@
 //! One file per subcommand. Each returns the exit code: 0 for success, 1 when what it
 //! reports is a failure (invalid files, a failed run); errors that stop it are exit code 2.
 
+/// `println!` for lines that may carry text from outside (commit messages, job names, model
+/// answers, server errors): the whole line goes through [`crate::display::terminal`], so no
+/// escape sequence in it reaches the terminal. Our own text has no control characters but
+/// newlines, which pass.
+macro_rules! say {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", $crate::display::terminal(&format!($($arg)*)))
+    };
+}
+
 mod check;
 mod connect;
 mod mcp;
@@ -73,6 +86,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
                 allow_empty: args.allow_empty,
                 grace: args.grace,
                 listen: (!args.no_http).then_some(args.listen),
+                allow_hosts: args.allow_hosts,
                 templates: args.templates.templates,
                 mcp_listen: args.mcp_listen,
             };

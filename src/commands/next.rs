@@ -53,22 +53,22 @@ pub(super) fn execute(state: &Path, args: &NextArgs) -> Result<ExitCode, Command
         Format::Json => print_json(&list)?,
         Format::Text => {
             match &origin {
-                JobsOrigin::Deployed => println!("deployed jobs:"),
+                JobsOrigin::Deployed => say!("deployed jobs:"),
                 JobsOrigin::Committed { reference, commit } => {
-                    println!(
+                    say!(
                         "nothing deployed yet; jobs committed on {reference} ({}):",
                         short(commit)
                     );
                 }
             }
             for job in &list {
-                println!("\n{}  ({} {})", job.id, job.schedule, job.timezone);
+                say!("\n{}  ({} {})", job.id, job.schedule, job.timezone);
                 if !job.enabled {
-                    println!("    suspended (enabled = false)");
+                    say!("    suspended (enabled = false)");
                 }
                 let zone: chrono_tz::Tz = job.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
                 for at in &job.next {
-                    println!("    {}   = {}", local_time(*at, zone), utc_time(*at));
+                    say!("    {}   = {}", local_time(*at, zone), utc_time(*at));
                 }
             }
         }

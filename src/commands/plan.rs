@@ -106,14 +106,14 @@ fn print_text(report: &Report<'_>, jobs: &BTreeMap<JobId, Arc<Job>>) {
         .map_or("nothing deployed yet".to_string(), |c| {
             format!("deployed {}", short(c))
         });
-    println!(
+    say!(
         "plan for {} ({} \"{}\" by {}) against {against}",
         report.reference,
         short(&report.commit.id),
         report.commit.message,
         report.commit.author
     );
-    println!();
+    say!();
     let describe = |id: &JobId| {
         jobs.get(id).map_or(String::new(), |job| {
             format!(
@@ -124,13 +124,13 @@ fn print_text(report: &Report<'_>, jobs: &BTreeMap<JobId, Arc<Job>>) {
         })
     };
     for id in &plan.added {
-        println!("  + {id}{}", describe(id));
+        say!("  + {id}{}", describe(id));
     }
     for update in &plan.changed {
-        println!("  ~ {}  ({})", update.id, update.fields.join(", "));
+        say!("  ~ {}  ({})", update.id, update.fields.join(", "));
     }
     for id in &plan.removed {
-        println!("  - {id}");
+        say!("  - {id}");
     }
     for file in &plan.invalid {
         let kept = file.id.as_ref().is_some_and(|id| plan.kept.contains(id));
@@ -139,20 +139,20 @@ fn print_text(report: &Report<'_>, jobs: &BTreeMap<JobId, Arc<Job>>) {
         } else {
             "nothing deploys from it"
         };
-        println!("  ! {}  (invalid: {note})", file.path);
+        say!("  ! {}  (invalid: {note})", file.path);
         for error in &file.errors {
-            println!("      {error}");
+            say!("      {error}");
         }
     }
     for (id, notes) in &report.warnings {
         for note in notes {
-            println!("  warning: {id}: daylight saving: {note}");
+            say!("  warning: {id}: daylight saving: {note}");
         }
     }
     if plan.held {
-        println!("\n  HELD: this would remove every job; `serve --allow-empty` deploys it anyway");
+        say!("\n  HELD: this would remove every job; `serve --allow-empty` deploys it anyway");
     }
-    println!(
+    say!(
         "\n{} to add, {} to change, {} to remove, {} unchanged, {} invalid file(s)",
         plan.added.len(),
         plan.changed.len(),

@@ -25,7 +25,7 @@ fn show_stats(state: &Path, args: &RegistryStatsArgs) -> Result<ExitCode, Comman
     let ago = |at: Option<chrono::DateTime<chrono::Utc>>| {
         at.map_or("-".to_string(), |at| relative(at, now))
     };
-    println!(
+    say!(
         "{}: {} sessions, {} messages, {}, last activity {}",
         path.display(),
         figures.sessions,
@@ -34,12 +34,14 @@ fn show_stats(state: &Path, args: &RegistryStatsArgs) -> Result<ExitCode, Comman
         ago(figures.last_activity)
     );
     if !figures.channels.is_empty() {
-        println!(
+        say!(
             "\n{:<20} {:>9} {:>10}  LAST ACTIVITY",
-            "CHANNEL", "SESSIONS", "MESSAGES"
+            "CHANNEL",
+            "SESSIONS",
+            "MESSAGES"
         );
         for channel in &figures.channels {
-            println!(
+            say!(
                 "{:<20} {:>9} {:>10}  {}",
                 channel.channel,
                 channel.sessions,
@@ -63,7 +65,7 @@ fn run_import(state: &Path, args: &ImportArgs) -> Result<ExitCode, CommandError>
     let report = import::import_claude_code(&registry, &path)?;
     match args.format {
         Format::Json => print_json(&report)?,
-        Format::Text => println!(
+        Format::Text => say!(
             "{}: {} files, {} sessions, {} messages added, {} already there, {} records skipped",
             path.display(),
             report.files,

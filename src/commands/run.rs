@@ -94,7 +94,7 @@ fn print_outcome(row: &runs::RunRow, format: Format) -> Result<(), CommandError>
         Format::Json => print_json(row)?,
         Format::Text => {
             if let Some(result) = &row.result {
-                println!("\n{result}");
+                say!("\n{result}");
             }
         }
     }
@@ -187,31 +187,35 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
 
 fn print_admission(job: &str, admission: Admission, by: &str) {
     match admission {
-        Admission::Started(id) => println!("run #{id} of {job} started by {by}"),
-        Admission::Skipped(_) => println!(
+        Admission::Started(id) => say!("run #{id} of {job} started by {by}"),
+        Admission::Skipped(_) => say!(
             "{job} was not started: a run is in progress (overlap = \"skip\"); use --force to run anyway"
         ),
         Admission::Queued => {
-            println!("{job} is queued behind the run in progress (overlap = \"queue_one\")")
+            say!("{job} is queued behind the run in progress (overlap = \"queue_one\")")
         }
-        Admission::AlreadyClaimed => println!("{job}: this occurrence was already claimed"),
+        Admission::AlreadyClaimed => say!("{job}: this occurrence was already claimed"),
     }
 }
 
 fn print_event(event: &RunEvent) {
     if event.status == RunStatus::Running {
-        println!("run #{} (attempt {}): started", event.run_id, event.attempt);
+        say!("run #{} (attempt {}): started", event.run_id, event.attempt);
         return;
     }
     let more = if event.last { "" } else { "; retrying" };
     match &event.error {
-        Some(error) => println!(
+        Some(error) => say!(
             "run #{} (attempt {}): {}: {error}{more}",
-            event.run_id, event.attempt, event.status
+            event.run_id,
+            event.attempt,
+            event.status
         ),
-        None => println!(
+        None => say!(
             "run #{} (attempt {}): {}",
-            event.run_id, event.attempt, event.status
+            event.run_id,
+            event.attempt,
+            event.status
         ),
     }
 }

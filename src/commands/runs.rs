@@ -25,12 +25,18 @@ pub(super) fn execute(state: &Path, args: &RunsArgs) -> Result<ExitCode, Command
 
 fn print_text(rows: &[RunRow], state: &Path) {
     if rows.is_empty() {
-        println!("no runs recorded in {}", state.join("runs.db").display());
+        say!("no runs recorded in {}", state.join("runs.db").display());
         return;
     }
-    println!(
+    say!(
         "{:>6}  {:<24} {:<11} {:<9} {:<14} {:>9}  {:<3} DETAIL",
-        "RUN", "JOB", "STATUS", "TRIGGER", "SCHEDULED", "DURATION", "TRY"
+        "RUN",
+        "JOB",
+        "STATUS",
+        "TRIGGER",
+        "SCHEDULED",
+        "DURATION",
+        "TRY"
     );
     for run in rows {
         let duration = run
@@ -41,7 +47,7 @@ fn print_text(rows: &[RunRow], state: &Path) {
             .as_deref()
             .or(run.result.as_deref())
             .map_or(String::new(), |t| one_line(t, 70));
-        println!(
+        say!(
             "{:>6}  {:<24} {:<11} {:<9} {:<14} {:>9}  {:<3} {}",
             run.id,
             run.job_id,

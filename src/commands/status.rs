@@ -48,7 +48,7 @@ pub(super) fn execute(state: &Path, args: &StatusArgs) -> Result<ExitCode, Comma
         };
         match args.format {
             Format::Json => print_json(&status)?,
-            Format::Text => println!(
+            Format::Text => say!(
                 "nothing deployed with state {}: start the daemon with `backoffice serve`",
                 state.display()
             ),
@@ -130,21 +130,21 @@ fn job_status(
 
 fn print_text(status: &Status, now: DateTime<Utc>) {
     match status.daemon_pid {
-        Some(pid) => println!("daemon:    running (pid {pid})"),
-        None => println!("daemon:    not running"),
+        Some(pid) => say!("daemon:    running (pid {pid})"),
+        None => say!("daemon:    not running"),
     }
     if let Some(sync) = &status.sync {
-        println!("tracking:  {}", sync.source);
+        say!("tracking:  {}", sync.source);
         match (&status.applied, &sync.applied_commit) {
-            (Some(d), _) => println!(
+            (Some(d), _) => say!(
                 "applied:   {} \"{}\" by {}, deployed {}",
                 short(&d.commit_id),
                 d.message,
                 d.author,
                 relative(d.deployed_at, now)
             ),
-            (None, Some(commit)) => println!("applied:   {}", short(commit)),
-            (None, None) => println!("applied:   nothing yet"),
+            (None, Some(commit)) => say!("applied:   {}", short(commit)),
+            (None, None) => say!("applied:   nothing yet"),
         }
         if let Some(error) = &sync.attempt_error {
             let commit = sync
@@ -154,18 +154,18 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
             let when = sync
                 .attempted_at
                 .map_or(String::new(), |at| format!(", {}", relative(at, now)));
-            println!("attempted: {commit}FAILED{when}: {error}");
+            say!("attempted: {commit}FAILED{when}: {error}");
         }
         if let Some(at) = sync.last_fetch_at {
-            println!("fetched:   {}", relative(at, now));
+            say!("fetched:   {}", relative(at, now));
         }
     }
-    println!();
+    say!();
     if status.jobs.is_empty() {
-        println!("no jobs deployed: `backoffice serve` deploys the committed jobs/ of a branch");
+        say!("no jobs deployed: `backoffice serve` deploys the committed jobs/ of a branch");
         return;
     }
-    println!("{:<24} {:<28} {:<40} LAST", "JOB", "SCHEDULE", "NEXT");
+    say!("{:<24} {:<28} {:<40} LAST", "JOB", "SCHEDULE", "NEXT");
     for job in &status.jobs {
         let zone: chrono_tz::Tz = job.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
         let next = match (job.enabled, job.next) {
@@ -184,7 +184,7 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
                 .map_or(String::new(), |e| format!(": {}", one_line(e, 60)));
             format!("{} {}{detail}", run.status, relative(when, now))
         });
-        println!(
+        say!(
             "{:<24} {:<28} {:<40} {}",
             job.id,
             format!("{} {}", job.schedule, job.timezone),
@@ -192,7 +192,7 @@ fn print_text(status: &Status, now: DateTime<Utc>) {
             last
         );
         for error in &job.invalid {
-            println!("    invalid in git, last good version keeps running: {error}");
+            say!("    invalid in git, last good version keeps running: {error}");
         }
     }
 }

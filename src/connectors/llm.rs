@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{Secret, excerpt, redact_url};
+use super::{Secret, excerpt, read_body, redact_url};
 use crate::run_error::RunError;
 
 /// Ollama's OpenAI-compatible endpoint on its default port.
@@ -132,7 +132,7 @@ pub async fn complete(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.map_err(|error| {
+    let body = read_body(response).await.map_err(|error| {
         RunError::retryable(format!(
             "the LLM server at {shown} dropped the connection while answering: {}",
             describe_reqwest(&error)
@@ -217,19 +217,15 @@ fn http_error(
         .unwrap_or_else(|| excerpt(body, 200));
     let code = status.as_u16();
     match code {
-        429 => RunError {
-            message: format!(
-                "the LLM server at {shown} is rate limiting (HTTP 429){}: {detail}",
-                retry_after.map_or(String::new(), |d| format!(", retry after {}s", d.as_secs()))
-            ),
-            retryable: true,
-            retry_after,
-        },
-        500..=599 => RunError {
-            message: format!("the LLM server at {shown} failed (HTTP {code}): {detail}"),
-            retryable: true,
-            retry_after,
-        },
+        429 => RunError::retryable(format!(
+            "the LLM server at {shown} is rate limiting (HTTP 429){}: {detail}",
+            retry_after.map_or(String::new(), |d| format!(", retry after {}s", d.as_secs()))
+        ))
+        .with_retry_after(retry_after),
+        500..=599 => RunError::retryable(format!(
+            "the LLM server at {shown} failed (HTTP {code}): {detail}"
+        ))
+        .with_retry_after(retry_after),
         401 | 403 => RunError::permanent(format!(
             "the LLM server at {shown} refused the request (HTTP {code}): {detail}; check BACKOFFICE_LLM_API_KEY"
         )),

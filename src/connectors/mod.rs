@@ -1,44 +1,16 @@
 //! Clients of outside HTTP APIs, one file each, every base URL configurable so tests can
 //! point them at local fakes. Secrets come from the environment and are only ever put in
-//! request headers, never in messages.
+//! request headers; whatever a server sends back is scrubbed of them ([`secret::scrub`]).
 
 pub mod llm;
+pub mod secret;
 
-use std::fmt;
 use std::time::Duration;
+
+pub use secret::Secret;
 
 /// How long to wait for a TCP connection before calling a server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A secret from the environment; `Debug` and `Display` never show it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value obtained elsewhere (tests, a future secrets file).
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// Reads `name` from the environment; empty counts as unset.
-    pub fn from_env(name: &str) -> Option<Secret> {
-        std::env::var(name)
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-            .map(Secret)
-    }
-
-    /// The value, for a request header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Everything executors need to reach the outside world.
 #[derive(Debug, Clone)]
@@ -72,6 +44,12 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A response's body as text, scrubbed of every known secret: the one way connectors read
+/// what a server answers, so an echoed key never reaches an error, a result or a log.
+pub(crate) async fn read_body(response: reqwest::Response) -> Result<String, reqwest::Error> {
+    Ok(secret::scrub_owned(response.text().await?))
+}
+
 /// At most `limit` characters of a server's answer, for an error message.
 pub(crate) fn excerpt(text: &str, limit: usize) -> String {
     let trimmed = text.trim();
@@ -102,11 +80,5 @@ mod tests {
             redact_url("https://github.com/a/b@c.git"),
             "https://github.com/a/b@c.git"
         );
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret("sk-very-secret".into());
-        assert_eq!(format!("{secret:?}"), "Secret(***)");
     }
 }

@@ -64,6 +64,7 @@ impl HttpServer {
         registry: Registry,
         env_channel: Option<String>,
         token: Option<String>,
+        allow_hosts: &[String],
     ) -> Result<HttpServer, HttpError> {
         let listener = TcpListener::bind(addr)
             .await
@@ -78,7 +79,7 @@ impl HttpServer {
         let service = Arc::new(StreamableHttpService::new(
             move || Ok(prototype.clone()),
             LocalSessionManager::default().into(),
-            config(addr, stop.child_token()),
+            config(addr, allow_hosts, stop.child_token()),
         ));
         let token = token.map(|t| Arc::new(digest(&t)));
         let task = tokio::spawn(accept_loop(listener, service, token, stop.clone()));
@@ -92,8 +93,13 @@ impl HttpServer {
     }
 }
 
-/// Loopback hosts (and the listen address itself, when it is not loopback); local origins.
-fn config(addr: SocketAddr, stop: CancellationToken) -> StreamableHttpServerConfig {
+/// Loopback hosts (and the listen address itself, when it is not loopback, and the names of
+/// `--allow-host`); local origins.
+fn config(
+    addr: SocketAddr,
+    allow_hosts: &[String],
+    stop: CancellationToken,
+) -> StreamableHttpServerConfig {
     let mut hosts = vec![
         "localhost".to_string(),
         "127.0.0.1".into(),
@@ -103,6 +109,11 @@ fn config(addr: SocketAddr, stop: CancellationToken) -> StreamableHttpServerConf
     if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
         hosts.push(addr.ip().to_string());
     }
+    hosts.extend(
+        allow_hosts
+            .iter()
+            .map(|name| name.trim().to_ascii_lowercase()),
+    );
     let origins = ["localhost", "127.0.0.1", "[::1]"]
         .iter()
         .flat_map(|host| [format!("http://{host}:*"), format!("https://{host}:*")]);
@@ -182,14 +193,24 @@ fn authorized(request: &Request<Incoming>, expected: &[u8; 32]) -> bool {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| digest(t.trim()));
+        .and_then(bearer_token)
+        .map(digest);
     presented.is_some_and(|p| {
         p.iter()
             .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
     })
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110 §11.1), so `bearer` and `BEARER` count too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -211,14 +232,21 @@ fn plain(status: StatusCode, text: &'static str) -> Response<BoxBody> {
 pub async fn start_in(
     state: &std::path::Path,
     addr: Option<SocketAddr>,
+    allow_hosts: &[String],
 ) -> Result<Option<HttpServer>, HttpError> {
     let Some(addr) = addr else {
         return Ok(None);
     };
     let registry = Registry::open(&super::path_in(state))?;
     let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
-    let server =
-        HttpServer::start(addr, registry, super::channel::from_env(), token.clone()).await?;
+    let server = HttpServer::start(
+        addr,
+        registry,
+        super::channel::from_env(),
+        token.clone(),
+        allow_hosts,
+    )
+    .await?;
     tracing::info!(
         "Context Registry over MCP at http://{}{PATH}{}",
         server.addr,
@@ -229,4 +257,19 @@ pub async fn start_in(
         }
     );
     Ok(Some(server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer tok", "bearer tok", "BEARER  tok ", "Bearer\ttok"] {
+            assert_eq!(bearer_token(value), Some("tok"), "{value}");
+        }
+        for value in ["Basic tok", "Bearer", "Bearer ", "Bearertok"] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
 }

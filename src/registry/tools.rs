@@ -18,6 +18,7 @@ use super::store::{
     self, LogRequest, NewMessage, Role, SessionFilter, SessionSummary, StoredMessage, Window,
 };
 use super::{Registry, RegistryError, channel, tokens};
+use crate::connectors::secret::scrub_owned;
 
 /// What the model is told when it connects: when to log and when to search.
 pub const INSTRUCTIONS: &str = "Context Registry: a shared memory of conversations across Cursor, Claude Desktop, Claude Code and other clients.
@@ -172,10 +173,17 @@ impl RegistryServer {
     /// A server over `registry`, naming new sessions' channel from `env_channel` when the
     /// tool call does not.
     pub fn new(registry: Registry, env_channel: Option<String>) -> RegistryServer {
+        let mut tool_router = Self::tool_router();
+        for route in tool_router.map.values_mut() {
+            standard_formats(std::sync::Arc::make_mut(&mut route.attr.input_schema));
+            if let Some(output) = route.attr.output_schema.as_mut() {
+                standard_formats(std::sync::Arc::make_mut(output));
+            }
+        }
         RegistryServer {
             registry,
             env_channel,
-            tool_router: Self::tool_router(),
+            tool_router,
         }
     }
 
@@ -344,6 +352,77 @@ impl ServerHandler for RegistryServer {
     }
 }
 
+impl RegistryServer {
+    /// Each tool whose input has required fields, with their names: a call without
+    /// `arguments` is invalid params for these.
+    pub fn tools_needing_arguments(&self) -> Vec<(String, Vec<String>)> {
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .filter_map(|tool| {
+                let required: Vec<String> = tool
+                    .input_schema
+                    .get("required")
+                    .and_then(serde_json::Value::as_array)?
+                    .iter()
+                    .filter_map(|name| name.as_str().map(str::to_string))
+                    .collect();
+                (!required.is_empty()).then(|| (tool.name.to_string(), required))
+            })
+            .collect()
+    }
+}
+
+/// The `format` values JSON Schema 2020-12 defines; validators know these and no others.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Drops the `format`s schemars invents for Rust integers (`uint64`, `uint32`, `double`):
+/// a client's validator warns about each unknown one (the TypeScript SDK does on every
+/// call). The bounds they stood for stay as `minimum`.
+fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
+    let nonstandard = schema
+        .get("format")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|format| !STANDARD_FORMATS.contains(&format));
+    if nonstandard {
+        schema.remove("format");
+    }
+    for value in schema.values_mut() {
+        match value {
+            serde_json::Value::Object(inner) => standard_formats(inner),
+            serde_json::Value::Array(items) => {
+                for item in items
+                    .iter_mut()
+                    .filter_map(serde_json::Value::as_object_mut)
+                {
+                    standard_formats(item);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn unknown_session(id: &str) -> String {
     format!(
         "no conversation with session_id `{id}`; use extract or list_sessions to find one, or leave session_id out to start a new conversation"
@@ -382,7 +461,9 @@ fn log_request(args: ConversationLogArgs, channel: String) -> Result<LogRequest,
             .transpose()?;
         messages.push(NewMessage {
             role: m.role,
-            content: m.content,
+            // A key pasted into a chat is kept out of registry.db (and so out of every
+            // search result and model prompt made from it).
+            content: scrub_owned(m.content),
             at,
             key: m.id.filter(|k| !k.is_empty()),
         });
@@ -391,7 +472,7 @@ fn log_request(args: ConversationLogArgs, channel: String) -> Result<LogRequest,
     Ok(LogRequest {
         session_id: clean(args.session_id),
         channel,
-        title: clean(args.title),
+        title: clean(args.title).map(scrub_owned),
         workspace: clean(args.workspace),
         messages,
     })
@@ -529,6 +610,18 @@ mod tests {
             );
             let output = tool.output_schema.as_ref().expect("output schema");
             assert_eq!(output.get("type").and_then(|t| t.as_str()), Some("object"));
+            let schemas = format!(
+                "{} {}",
+                serde_json::to_string(&*tool.input_schema).expect("json"),
+                serde_json::to_string(&**output).expect("json")
+            );
+            for invented in ["uint", "int64", "int32", "double", "float"] {
+                assert!(
+                    !schemas.contains(&format!("\"format\":\"{invented}")),
+                    "{}: {schemas}",
+                    tool.name
+                );
+            }
         }
     }
 }

@@ -50,6 +50,12 @@ pub enum RenderError {
     },
 }
 
+/// HTML-escapes `text` and drops what XML 1.0 forbids (a `\x01` in a commit message), so the
+/// same text is valid in the pages, the SVG charts and the Atom feed.
+pub fn escape(text: &str) -> String {
+    handlebars::html_escape(&crate::display::xml_safe(text))
+}
+
 /// The compiled templates and the stylesheet.
 pub struct Renderer {
     registry: Handlebars<'static>,
@@ -61,6 +67,7 @@ impl Renderer {
     pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
+        registry.register_escape_fn(escape);
         let names = || {
             TEMPLATES
                 .iter()

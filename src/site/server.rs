@@ -3,17 +3,38 @@
 //! path outside the folder (encoded dot segments, encoded slashes and symlinks pointing out are
 //! refused), revalidation with `ETag`/`Last-Modified`, and a Content-Security-Policy that
 //! forbids loading anything from anywhere but the site itself.
+//!
+//! Pages hold prompts, answers and errors, so two more rules keep them to the people they
+//! are for and keep the site answering:
+//! - **Host check.** A DNS-rebinding page (a name of the attacker's that resolves to
+//!   127.0.0.1) could read the site through a browser on this machine. A request whose
+//!   `Host` is not a loopback name or address, the listen address, or a name allowed with
+//!   `--allow-host` (a reverse proxy's) gets 403.
+//! - **Bounded time per client.** Every socket has read and write timeouts, and an answer
+//!   must be written within [`ANSWER_DEADLINE`]; [`WORKERS`] threads answer, so a few
+//!   clients that ask for a large page and never read it cannot starve the rest.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-/// Threads answering requests: pages are small files, two keep a phone and a laptop happy.
-const WORKERS: usize = 2;
+/// Threads answering requests. Each answer is a file read and a write, so one thread could
+/// serve everyone, but a client that stops reading holds its thread until a timeout: with
+/// sixteen, a handful of stalled or hostile clients leave plenty for a phone and a laptop.
+pub const WORKERS: usize = 16;
+/// Stack of each worker: an answer needs little, and sixteen default 2 MiB stacks would be
+/// address space for nothing.
+const WORKER_STACK: usize = 256 * 1024;
+/// How long one read or write on a socket may block: a client that sends nothing, or takes
+/// nothing, is dropped after this. Accepted sockets inherit it from the listening one.
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole answer may take to write, so a client taking a byte now and then cannot
+/// hold a worker forever.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What every answer carries.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -36,8 +57,13 @@ pub struct SiteServer {
 }
 
 impl SiteServer {
-    /// Listens on `addr` and serves `root`.
-    pub fn start(addr: &str, root: &Path) -> Result<SiteServer, ServerError> {
+    /// Listens on `addr` and serves `root`; `allowed_hosts` are the names besides loopback
+    /// and the listen address that `Host` may carry.
+    pub fn start(
+        addr: &str,
+        root: &Path,
+        allowed_hosts: &[String],
+    ) -> Result<SiteServer, ServerError> {
         let error = |message: String| ServerError {
             addr: addr.to_string(),
             message,
@@ -51,17 +77,23 @@ impl SiteServer {
             .server_addr()
             .to_ip()
             .ok_or_else(|| error("not an IP address".into()))?;
-        let workers = (0..WORKERS)
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let root = root.clone();
-                std::thread::spawn(move || {
+        let hosts = Arc::new(AllowedHosts::new(bound, allowed_hosts));
+        let mut workers = Vec::with_capacity(WORKERS);
+        for index in 0..WORKERS {
+            let server = Arc::clone(&server);
+            let root = root.clone();
+            let hosts = Arc::clone(&hosts);
+            let worker = std::thread::Builder::new()
+                .name(format!("site-http-{index}"))
+                .stack_size(WORKER_STACK)
+                .spawn(move || {
                     while let Ok(request) = server.recv() {
-                        answer(request, &root);
+                        answer(request, &root, &hosts);
                     }
                 })
-            })
-            .collect();
+                .map_err(|e| error(e.to_string()))?;
+            workers.push(worker);
+        }
         Ok(SiteServer {
             server,
             workers,
@@ -85,7 +117,8 @@ impl SiteServer {
     }
 }
 
-/// A listening socket with `TCP_NODELAY`, which accepted connections inherit: tiny_http
+/// A listening socket with `TCP_NODELAY` and the socket timeouts, which accepted
+/// connections inherit (tiny_http gives no other way to set them): tiny_http
 /// writes the headers and the body of an answer separately, and with Nagle's algorithm the
 /// body would wait for the client's delayed ACK, 40 ms on every page.
 fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
@@ -100,6 +133,8 @@ fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
     )?;
     socket.set_reuse_address(true)?;
     socket.set_tcp_nodelay(true)?;
+    socket.set_read_timeout(Some(SOCKET_TIMEOUT))?;
+    socket.set_write_timeout(Some(SOCKET_TIMEOUT))?;
     socket.bind(&address.into())?;
     socket.listen(128)?;
     Ok(socket.into())
@@ -196,9 +231,96 @@ fn request_header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
         .map(|h| h.value.as_str())
 }
 
-fn answer(request: Request, root: &Path) {
-    let response = respond(&request, root);
-    let _ = request.respond(response);
+/// What `Host` may name: loopback, the address listened on, and the names configured.
+#[derive(Debug)]
+pub struct AllowedHosts {
+    names: Vec<String>,
+    /// Listening on 0.0.0.0 or [::] answers on every address, so any IP address is fine
+    /// (an address cannot be rebound; only names can).
+    any_address: bool,
+    listen: std::net::IpAddr,
+}
+
+impl AllowedHosts {
+    pub fn new(listen: std::net::SocketAddr, extra: &[String]) -> AllowedHosts {
+        let mut names = vec!["localhost".to_string()];
+        names.extend(
+            extra
+                .iter()
+                .map(|name| name.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|name| !name.is_empty()),
+        );
+        AllowedHosts {
+            names,
+            any_address: listen.ip().is_unspecified(),
+            listen: listen.ip(),
+        }
+    }
+
+    /// Whether a request with this `Host` header (none at all is HTTP/1.0, not a browser)
+    /// may be answered.
+    pub fn allows(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else { return true };
+        let host = host.trim();
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+            return ip.is_loopback() || ip == self.listen || self.any_address;
+        }
+        self.names.contains(&name) || name.ends_with(".localhost")
+    }
+}
+
+/// A body that stops yielding bytes once its deadline has passed, ending the answer.
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+}
+
+impl<R: std::io::Read> std::io::Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() > self.until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took too long to read the answer",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+fn answer(request: Request, root: &Path, hosts: &AllowedHosts) {
+    let until = Instant::now() + ANSWER_DEADLINE;
+    let response = if hosts.allows(request_header(&request, "Host")) {
+        respond(&request, root)
+    } else {
+        refused_host()
+    };
+    let (status, headers, length) = (
+        response.status_code(),
+        response.headers().to_vec(),
+        response.data_length(),
+    );
+    let body = Deadline {
+        inner: response.into_reader(),
+        until,
+    };
+    let _ = request.respond(Response::new(status, headers, body, length, None));
+}
+
+fn refused_host() -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = Response::from_data(
+        b"forbidden: this Host is not one the status site answers; start serve with --allow-host NAME to add it\n"
+            .to_vec(),
+    )
+    .with_status_code(403);
+    if let Some(kind) = header("Content-Type", "text/plain; charset=utf-8") {
+        response.add_header(kind);
+    }
+    response
 }
 
 fn respond(request: &Request, root: &Path) -> Response<std::io::Cursor<Vec<u8>>> {
@@ -284,5 +406,42 @@ fn respond(request: &Request, root: &Path) -> Response<std::io::Cursor<Vec<u8>>>
             response
         }
         Err(_) => text(404, "not found\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AllowedHosts;
+
+    #[test]
+    fn only_local_listen_and_configured_hosts_are_answered() {
+        let local = AllowedHosts::new(
+            "127.0.0.1:8080".parse().expect("addr"),
+            &["status.example.com".into()],
+        );
+        for host in [
+            None,
+            Some("127.0.0.1:8080"),
+            Some("localhost:8080"),
+            Some("LOCALHOST"),
+            Some("[::1]:8080"),
+            Some("app.localhost:8080"),
+            Some("status.example.com"),
+            Some("Status.Example.com.:443"),
+        ] {
+            assert!(local.allows(host), "{host:?}");
+        }
+        for host in [
+            Some("evil.example:8080"),
+            Some("127.0.0.1.evil.example"),
+            Some("10.0.0.5:8080"),
+            Some(""),
+            Some("example.com"),
+        ] {
+            assert!(!local.allows(host), "{host:?}");
+        }
+        let everywhere = AllowedHosts::new("0.0.0.0:8080".parse().expect("addr"), &[]);
+        assert!(everywhere.allows(Some("192.168.1.20:8080")));
+        assert!(!everywhere.allows(Some("rebind.example:8080")));
     }
 }

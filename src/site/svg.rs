@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use handlebars::html_escape;
+use super::render::escape as html_escape;
 
 /// One bar of a duration chart.
 #[derive(Debug, Clone, PartialEq)]

@@ -126,7 +126,8 @@ pub fn record_failure(
     conn.execute(
         "UPDATE sync_state SET attempted_commit = coalesce(?1, attempted_commit), attempted_at = ?2, \
          attempt_error = ?3 WHERE id = 1",
-        params![commit, to_db(at), error],
+        // A fetch error can quote a remote URL with its token.
+        params![commit, to_db(at), crate::connectors::secret::scrub(error)],
     )?;
     Ok(())
 }

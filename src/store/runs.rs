@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::SqlResult;
 use super::time::{from_db, to_db};
+use crate::connectors::secret::scrub;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +200,7 @@ pub fn claim(
                 run.status.as_str(),
                 run.started_at.map(to_db),
                 finished,
-                run.error,
+                run.error.as_deref().map(scrub),
                 run.commit_id,
                 run.definition_hash,
                 run.owner,
@@ -219,7 +220,9 @@ pub fn claim(
 
 /// Records how a run ended; only a run still `running` can end.
 pub fn finish(conn: &Connection, id: i64, end: &RunFinish) -> SqlResult<bool> {
-    let links = serde_json::to_string(&end.links).unwrap_or_else(|_| "[]".into());
+    // The last line of defence: whatever a connector let through, no secret reaches the file.
+    let links =
+        scrub(&serde_json::to_string(&end.links).unwrap_or_else(|_| "[]".into())).into_owned();
     let changed = conn
         .prepare_cached(
             "UPDATE runs SET status = ?2, finished_at = ?3, \
@@ -231,8 +234,8 @@ pub fn finish(conn: &Connection, id: i64, end: &RunFinish) -> SqlResult<bool> {
             id,
             end.status.as_str(),
             to_db(end.finished_at),
-            end.error,
-            end.result,
+            end.error.as_deref().map(scrub),
+            end.result.as_deref().map(scrub),
             links,
             end.prompt_tokens.map(|t| t as i64),
             end.completion_tokens.map(|t| t as i64),

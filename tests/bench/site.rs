@@ -216,7 +216,7 @@ fn walk(dir: &Path) -> (usize, u64, u64, String) {
 fn throughput(site: &Path) {
     let page = "x".repeat(20 * 1024);
     std::fs::write(site.join("bench.html"), &page).expect("write");
-    let server = SiteServer::start("127.0.0.1:0", site).expect("server");
+    let server = SiteServer::start("127.0.0.1:0", site, &[]).expect("server");
     let addr = server.addr();
     let deadline = Instant::now() + Duration::from_secs(5);
     let workers: Vec<_> = (0..2)
@@ -227,7 +227,7 @@ fn throughput(site: &Path) {
                 let mut count = 0u64;
                 while Instant::now() < deadline {
                     stream
-                        .write_all(b"GET /bench.html HTTP/1.1\r\nHost: bench\r\n\r\n")
+                        .write_all(b"GET /bench.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
                         .expect("send");
                     let mut received = 0;
                     let mut header_end = None;

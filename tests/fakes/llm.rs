@@ -27,6 +27,9 @@ pub enum Reply {
     Garbage,
     /// 200 with an empty assistant message.
     Empty,
+    /// 401 whose body quotes the request's `Authorization` header back, as careless
+    /// servers and proxies do ("You sent: Bearer sk-…").
+    EchoAuthorization,
 }
 
 /// One request as received.
@@ -133,7 +136,14 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
             .or_else(|| shared.default.clone())
             .unwrap_or(Reply::Garbage)
     };
-    let (status, headers, body) = render(reply, &path);
+    let echoed = shared
+        .lock()
+        .expect("fake")
+        .requests
+        .last()
+        .and_then(|r| r.authorization.clone())
+        .unwrap_or_default();
+    let (status, headers, body) = render(reply, &path, &echoed);
     let mut stream = stream;
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
@@ -142,7 +152,8 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
     let _ = stream.write_all(response.as_bytes());
 }
 
-fn render(reply: Reply, path: &str) -> (String, String, String) {
+/// Status line, extra headers and body of `reply`; `authorization` is what the request sent.
+fn render(reply: Reply, path: &str, authorization: &str) -> (String, String, String) {
     if path != "/v1/chat/completions" {
         return (
             "404 Not Found".into(),
@@ -186,5 +197,14 @@ fn render(reply: Reply, path: &str) -> (String, String, String) {
             "<html>upstream proxy error</html>".into(),
         ),
         Reply::Empty => ("200 OK".into(), String::new(), completion("", "stop")),
+        Reply::EchoAuthorization => (
+            "401 Unauthorized".into(),
+            String::new(),
+            serde_json::json!({"error": {
+                "message": format!("invalid api key. You sent: {authorization}"),
+                "type": "invalid_request_error", "param": null, "code": "invalid_api_key"
+            }})
+            .to_string(),
+        ),
     }
 }

@@ -6,6 +6,10 @@ use chrono_tz::Tz;
 use handlebars::Handlebars;
 use serde::Serialize;
 
+mod limits;
+
+pub use limits::{MAX_DEPTH, MAX_LEN, MAX_TAGS};
+
 /// The variables a template may use, all in the job's time zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct TemplateContext {
@@ -52,7 +56,9 @@ impl TemplateContext {
 pub struct TemplateError(String);
 
 /// Renders `template` with `context`; unknown variables are errors, nothing is HTML-escaped.
+/// The limits are checked here too: a run must not trust that its job went through `check`.
 pub fn render(template: &str, context: &TemplateContext) -> Result<String, TemplateError> {
+    limits::check(template)?;
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(handlebars::no_escape);
@@ -61,8 +67,11 @@ pub fn render(template: &str, context: &TemplateContext) -> Result<String, Templ
         .map_err(|error| TemplateError(describe(&error)))
 }
 
-/// Checks a template against sample values, as `check` and deploys do.
+/// Checks a template against sample values, as `check` and deploys do. The limits are
+/// checked first, so no template can reach the (recursive) parser deep enough to overflow
+/// a stack or big enough to take seconds.
 pub fn validate(template: &str) -> Result<(), TemplateError> {
+    limits::check(template)?;
     let sample = TemplateContext::new(
         JobFacts {
             id: "sample".into(),

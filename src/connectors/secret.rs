@@ -1,0 +1,204 @@
+//! Secrets: values from the environment that must never be stored, logged, shown or printed.
+//!
+//! A [`Secret`] never prints itself, but that only covers our own formatting. A server can
+//! echo a key back ("You sent: Bearer sk-…"), a URL can carry a token, a model can repeat
+//! what it saw. So every secret value the process knows is also kept here, and [`scrub`]
+//! replaces each of them in any text from outside before it is stored (`runs.db`,
+//! `registry.db`), logged or printed: run errors and results, log lines, command errors.
+//! One list ([`SECRET_VARS`]) names every variable we read as a secret; a connector that
+//! reads a new one adds it there, and the canary test in `tests/secrets.rs` puts a canary in
+//! each.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::RwLock;
+
+/// Every environment variable Backoffice reads as a secret, now and in the connectors to come.
+pub const SECRET_VARS: &[&str] = &[
+    "BACKOFFICE_LLM_API_KEY",
+    "BACKOFFICE_MCP_TOKEN",
+    "BACKOFFICE_GIT_TOKEN",
+    "NOTION_TOKEN",
+    "SLACK_TOKEN",
+    "GMAIL_CLIENT_SECRET",
+    "GMAIL_REFRESH_TOKEN",
+    "LANGGRAPH_API_KEY",
+];
+
+/// Variables whose names start with one of these hold secrets too (a webhook URL is one).
+const SECRET_PREFIXES: &[&str] = &["BACKOFFICE_WEBHOOK_"];
+
+/// URLs that may carry a password (`https://user:pass@host/`): the password is a secret.
+const URL_VARS: &[&str] = &["BACKOFFICE_LLM_URL", "BACKOFFICE_REMOTE", "LANGGRAPH_URL"];
+
+/// Variables whose names end with one of these are treated as secrets as well: a
+/// `GITHUB_TOKEN` in a remote URL, a proxy's password. Scrubbing one too many is harmless.
+const SECRET_SUFFIXES: &[&str] = &["_TOKEN", "_API_KEY", "_SECRET", "_PASSWORD"];
+
+/// Shorter values are not searched for: they would match ordinary words, and no real API
+/// key is this short.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// A secret from the environment; `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value obtained elsewhere (tests, a future secrets file); it is scrubbed from
+    /// every text from now on.
+    pub fn new(name: &str, value: impl Into<String>) -> Secret {
+        let value = value.into();
+        register(name, &value);
+        Secret(value)
+    }
+
+    /// Reads `name` from the environment; empty counts as unset.
+    pub fn from_env(name: &str) -> Option<Secret> {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| Secret::new(name, value))
+    }
+
+    /// The value, for a request header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One known secret: the variable it came from and the spellings it may come back in.
+struct Known {
+    name: String,
+    forms: Vec<String>,
+}
+
+/// Every secret this process has read, longest first so that a secret containing another
+/// is replaced whole.
+static KNOWN: RwLock<Vec<Known>> = RwLock::new(Vec::new());
+
+/// Remembers `value` (from variable `name`) so that [`scrub`] removes it.
+pub fn register(name: &str, value: &str) {
+    let value = value.trim();
+    if value.chars().count() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut forms = vec![value.to_string()];
+    // As a server might echo it: inside a JSON string, or percent-encoded in a URL.
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json.trim_matches('"');
+    let encoded = percent_encode(value);
+    for form in [json, encoded.as_str()] {
+        if !forms.iter().any(|known| known == form) {
+            forms.push(form.to_string());
+        }
+    }
+    let mut known = KNOWN
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if known.iter().any(|k| k.forms[0] == value) {
+        return;
+    }
+    known.push(Known {
+        name: name.to_string(),
+        forms,
+    });
+    known.sort_by_key(|k| std::cmp::Reverse(k.forms[0].len()));
+}
+
+/// Registers every secret variable set in the environment; called once at start, before
+/// anything from outside is read, so that even a variable no connector has read yet is
+/// scrubbed.
+pub fn register_env() {
+    for (name, value) in std::env::vars() {
+        let named = SECRET_VARS.contains(&name.as_str())
+            || SECRET_PREFIXES.iter().any(|p| name.starts_with(p))
+            || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s));
+        if named {
+            register(&name, &value);
+        }
+        if URL_VARS.contains(&name.as_str())
+            && let Some((_, rest)) = value.split_once("://")
+            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or("").rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            register(&name, password);
+        }
+    }
+}
+
+/// `text` with every known secret replaced by `[redacted NAME]`.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let known = KNOWN
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for secret in known.iter() {
+        for form in &secret.forms {
+            if out.contains(form.as_str()) {
+                let replaced = out.replace(form.as_str(), &format!("[redacted {}]", secret.name));
+                out = Cow::Owned(replaced);
+            }
+        }
+    }
+    out
+}
+
+/// [`scrub`] for an owned string, without copying when nothing matches.
+pub fn scrub_owned(text: String) -> String {
+    match scrub(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(scrubbed) => scrubbed,
+    }
+}
+
+/// [`scrub_owned`] through an `Option`.
+pub fn scrub_option(text: Option<String>) -> Option<String> {
+    text.map(scrub_owned)
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = Secret::new("TEST_UNIT_PRINT", "sk-very-secret");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn known_values_are_scrubbed_in_every_spelling() {
+        register("TEST_UNIT_KEY", "sk-unit/abc+def\"q");
+        let echoed = "401: You sent: Bearer sk-unit/abc+def\"q; url ?k=sk-unit%2Fabc%2Bdef%22q; \
+                      json {\"auth\":\"sk-unit/abc+def\\\"q\"}";
+        let scrubbed = scrub(echoed);
+        assert!(!scrubbed.contains("sk-unit"), "{scrubbed}");
+        assert_eq!(scrubbed.matches("[redacted TEST_UNIT_KEY]").count(), 3);
+        assert!(matches!(scrub("nothing to hide"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn short_values_are_not_searched_for() {
+        register("TEST_UNIT_SHORT", "abc");
+        assert_eq!(scrub("abc def"), "abc def");
+    }
+}
