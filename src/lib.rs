@@ -9,11 +9,13 @@
 //! * [`repo`] reads the committed tree with git2; [`watch`] notices ref moves with notify.
 //! * [`job_file`] turns one TOML file into a validated [`job::Job`] (errors with
 //!   file:line:column); [`catalog`] does it for every file; [`schedule`] is cron in a time
-//!   zone with our DST rules; [`template`] renders prompts; [`duration`], [`location`] help.
+//!   zone with our DST rules; [`template`] checks limits and renders prompts; [`duration`],
+//!   [`location`] help.
 //! * [`reconcile`] plans a catalog against the deployed jobs; [`sync`] applies the plan and
 //!   records the deployment.
 //! * [`scheduler`] fires due occurrences; [`runner`] applies overlap, timeout and retries and
-//!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs).
+//!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs), whose
+//!   [`connectors::secret`] scrubs every known secret from what comes back.
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`site`] writes the read-only status site into `state/site/` and serves it.

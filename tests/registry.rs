@@ -37,14 +37,20 @@ fn python() -> Option<PathBuf> {
 /// Runs `tests/mcp/<script>` against the binary; fails with its output when a case fails.
 fn python_script(script: &str, env: &[(&str, &str)]) {
     let Some(python) = python() else { return };
+    client_script(&python, script, env);
+}
+
+/// Runs `program tests/mcp/<script>` with the binary's path in `BACKOFFICE_BIN`; every
+/// script ends with "N passed, M failed".
+fn client_script(program: &Path, script: &str, env: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(python)
+    let output = Command::new(program)
         .arg(root.join("tests/mcp").join(script))
         .env("BACKOFFICE_BIN", crate::support::binary())
         .envs(env.iter().copied())
         .current_dir(root)
         .output()
-        .expect("run python");
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && out.contains(" passed, 0 failed"),
@@ -117,20 +123,8 @@ fn the_typescript_sdk_sees_every_tool_with_schemas_it_accepts_silently() {
     let Some((node, modules)) = node_with_ts_sdk() else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(node)
-        .arg(root.join("tests/mcp/ts_client.mjs"))
-        .env("BACKOFFICE_BIN", crate::support::binary())
-        .env("BACKOFFICE_TS_SDK", &modules)
-        .current_dir(root)
-        .output()
-        .expect("run node");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && out.contains(" passed, 0 failed"),
-        "ts_client.mjs:\n{out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let modules = modules.to_string_lossy();
+    client_script(&node, "ts_client.mjs", &[("BACKOFFICE_TS_SDK", &modules)]);
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! * [`tokens`] turns Korean/English text into what the full-text index sees; [`search`]
 //!   ranks matches (bm25 with recency) and cuts snippets.
 //! * [`channel`] decides which client platform a conversation came from.
-//! * [`tools`] is the MCP server (rmcp); [`stdio`] runs it for `backoffice mcp`; [`http`]
+//! * [`tools`] is the MCP server (rmcp), its schemas tidied by `schema`; [`stdio`] runs it
+//!   for `backoffice mcp` behind a guard that answers malformed lines; [`http`]
 //!   serves the same tools over Streamable HTTP inside `serve`.
 //! * [`import`] reads Claude Code transcripts; [`connect`] writes client configurations;
 //!   [`stats`] gives the status site its figures.
@@ -20,6 +21,7 @@ pub mod connect;
 pub mod http;
 pub mod import;
 mod migrations;
+mod schema;
 pub mod search;
 pub mod stats;
 pub mod stdio;

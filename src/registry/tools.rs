@@ -17,7 +17,7 @@ use super::search::{self, ExtractQuery, Hit};
 use super::store::{
     self, LogRequest, NewMessage, Role, SessionFilter, SessionSummary, StoredMessage, Window,
 };
-use super::{Registry, RegistryError, channel, tokens};
+use super::{Registry, RegistryError, channel, schema, tokens};
 use crate::connectors::secret::scrub_owned;
 
 /// What the model is told when it connects: when to log and when to search.
@@ -175,9 +175,9 @@ impl RegistryServer {
     pub fn new(registry: Registry, env_channel: Option<String>) -> RegistryServer {
         let mut tool_router = Self::tool_router();
         for route in tool_router.map.values_mut() {
-            standard_formats(std::sync::Arc::make_mut(&mut route.attr.input_schema));
+            schema::standard_formats(std::sync::Arc::make_mut(&mut route.attr.input_schema));
             if let Some(output) = route.attr.output_schema.as_mut() {
-                standard_formats(std::sync::Arc::make_mut(output));
+                schema::standard_formats(std::sync::Arc::make_mut(output));
             }
         }
         RegistryServer {
@@ -370,56 +370,6 @@ impl RegistryServer {
                 (!required.is_empty()).then(|| (tool.name.to_string(), required))
             })
             .collect()
-    }
-}
-
-/// The `format` values JSON Schema 2020-12 defines; validators know these and no others.
-const STANDARD_FORMATS: &[&str] = &[
-    "date-time",
-    "date",
-    "time",
-    "duration",
-    "email",
-    "idn-email",
-    "hostname",
-    "idn-hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uri-reference",
-    "iri",
-    "iri-reference",
-    "uuid",
-    "uri-template",
-    "json-pointer",
-    "relative-json-pointer",
-    "regex",
-];
-
-/// Drops the `format`s schemars invents for Rust integers (`uint64`, `uint32`, `double`):
-/// a client's validator warns about each unknown one (the TypeScript SDK does on every
-/// call). The bounds they stood for stay as `minimum`.
-fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
-    let nonstandard = schema
-        .get("format")
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|format| !STANDARD_FORMATS.contains(&format));
-    if nonstandard {
-        schema.remove("format");
-    }
-    for value in schema.values_mut() {
-        match value {
-            serde_json::Value::Object(inner) => standard_formats(inner),
-            serde_json::Value::Array(items) => {
-                for item in items
-                    .iter_mut()
-                    .filter_map(serde_json::Value::as_object_mut)
-                {
-                    standard_formats(item);
-                }
-            }
-            _ => {}
-        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The read-only status site: static files under `state/site/`, regenerated after every run,
-//! every deployment and once a minute, and served by [`server`].
+//! every deployment and once a minute, and served by [`server`] to the hosts [`hosts`] allows.
 //!
 //! [`data`] reads the databases, [`views`] turns that into display structs, [`render`] fills
 //! the templates, [`write`] puts files in place atomically. [`Site`] keeps the last
@@ -8,6 +8,7 @@
 //! and the machine-readable twins.
 
 pub mod data;
+pub mod hosts;
 pub mod live;
 pub mod render;
 pub mod server;

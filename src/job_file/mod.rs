@@ -17,6 +17,10 @@ use crate::location::line_column;
 use crate::schedule::Schedule;
 use crate::template;
 
+mod hints;
+
+use hints::{TOO_DEEP, closest_zone, field_at, humanize, too_deep_at};
+
 /// Sampling temperature sent when a job sets none: Ollama would otherwise use 1.0.
 pub const DEFAULT_TEMPERATURE: f64 = 0.2;
 
@@ -185,11 +189,7 @@ pub fn parse(file: &str, id: JobId, text: &str) -> Result<Job, Vec<FileError>> {
                     let field = field_at(text, span.start);
                     checker.error(span.start, field.as_deref(), message);
                 }
-                None if error.message().contains("recursion") => checker.error(
-                    too_deep_at(text),
-                    None,
-                    "tables or arrays nest too deeply; a job file needs only a few levels",
-                ),
+                None if message == TOO_DEEP => checker.error(too_deep_at(text), None, TOO_DEEP),
                 None => checker.error(0, None, message),
             }
             return Err(checker.errors);
@@ -477,97 +477,6 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
         temperature,
         max_tokens,
     }))
-}
-
-/// The dotted key on the line at `offset` (`agent.prompt`), so that a type error from the
-/// TOML stage names its field like the checks of stage two do.
-fn field_at(text: &str, offset: usize) -> Option<String> {
-    let before = text.get(..offset.min(text.len()))?;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next()?;
-    let (key, _) = line.split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
-        return None;
-    }
-    let section = before[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match section {
-        Some(section) => format!("{section}.{key}"),
-        None => key.to_string(),
-    })
-}
-
-/// TOML's messages speak Rust (`expected i64`); ours speak TOML.
-fn humanize(message: &str) -> String {
-    message
-        .trim()
-        .replace("expected i64", "expected an integer")
-        .replace("expected f64", "expected a number")
-        .replace("expected a boolean", "expected true or false")
-        .replace("expected struct RawAgent", "expected a table [agent]")
-}
-
-/// Where nesting first gets deeper than any job file needs (brackets and braces outside
-/// strings, or dots in a key), for the parser's recursion error, which has no position.
-fn too_deep_at(text: &str) -> usize {
-    const DEEP: usize = 32;
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut dots = 0usize;
-    for (offset, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '{') => depth += 1,
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
-            (None, '.') => dots += 1,
-            (None, '\n' | '=') => dots = 0,
-            _ => {}
-        }
-        if c == '\n' {
-            quote = None;
-        }
-        if depth > DEEP || dots > DEEP {
-            return offset;
-        }
-    }
-    0
-}
-
-/// The IANA zone name closest to a misspelt one, for a "did you mean" hint.
-fn closest_zone(input: &str) -> Option<&'static str> {
-    let lower = input.to_ascii_lowercase();
-    chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|tz| {
-            (
-                tz.name(),
-                edit_distance(&lower, &tz.name().to_ascii_lowercase()),
-            )
-        })
-        .filter(|(_, distance)| *distance <= 3)
-        .min_by_key(|(_, distance)| *distance)
-        .map(|(name, _)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
