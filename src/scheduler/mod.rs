@@ -20,6 +20,10 @@ use crate::runner::{Admission, Occurrence, Runner};
 use crate::store::StoreError;
 use crate::store::runs::{NewRun, RunStatus, Trigger};
 
+mod clock;
+
+pub use clock::Clock;
+
 /// Longest sleep: how soon a wall-clock jump is noticed.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// An occurrence this late is still "on time" (the scheduler was busy, not down).
@@ -75,30 +79,6 @@ impl Dispatch for Runner {
         force: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send {
         Runner::submit(self, batch, records, cursors, force)
-    }
-}
-
-/// The wall clock the scheduler reads. Tests drive it from tokio's paused clock.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    /// The system's wall clock.
-    pub fn system() -> Clock {
-        Clock(Arc::new(Utc::now))
-    }
-
-    /// A clock that reads `start` plus however far tokio's clock has moved since now: with
-    /// `tokio::time::pause()`, time passes only when the test advances it.
-    pub fn from_tokio(start: DateTime<Utc>) -> Clock {
-        let origin = tokio::time::Instant::now();
-        Clock(Arc::new(move || {
-            start + chrono::Duration::from_std(origin.elapsed()).unwrap_or_default()
-        }))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
     }
 }
 
@@ -199,6 +179,12 @@ impl<D: Dispatch> Scheduler<D> {
                 .and_then(|at| (at - now).to_std().ok())
                 .unwrap_or(MAX_WAIT)
                 .min(MAX_WAIT);
+            // tokio's timer wakes in whole milliseconds, late; it takes us to just short of
+            // the instant, and the clock's own precise wait does the rest.
+            let (coarse, precise) = match earliest {
+                Some(at) if wait < MAX_WAIT => self.clock.split_wait(wait, at),
+                _ => (wait, None),
+            };
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {}
@@ -206,7 +192,11 @@ impl<D: Dispatch> Scheduler<D> {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(coarse) => {
+                    if let Some(at) = precise {
+                        self.clock.wait_until(at);
+                    }
+                }
             }
         }
     }
@@ -785,9 +775,9 @@ mod tests {
         let jump = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let base = Clock::from_tokio(at("2026-11-25T09:59:59Z"));
         let offset = Arc::clone(&jump);
-        let clock = Clock(Arc::new(move || {
+        let clock = Clock::from_fn(move || {
             base.now() + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
-        }));
+        });
         let (recorder, scheduler) = hourly(&clock, None);
         let (_commands, queue) = mpsc::channel(1);
         let (stop, stopped) = watch::channel(false);
