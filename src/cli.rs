@@ -283,7 +283,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
-    crate::connectors::secret::register_env();
+    let too_short = crate::connectors::secret::register_env();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_) | Command::Mcp(_)) {
         exit_quietly_on_closed_pipe();
@@ -305,6 +305,12 @@ pub fn main() -> ExitCode {
             }
         }
         _ => crate::logging::init(default_level),
+    }
+    for name in too_short {
+        tracing::warn!(
+            "{name} is shorter than {} characters, too short to be scrubbed from what servers answer; use the real key",
+            crate::connectors::secret::MIN_SECRET_LEN
+        );
     }
     match commands::execute(cli) {
         Ok(code) => code,

@@ -104,6 +104,18 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     })
 }
 
+/// A log line made safe for a terminal or a log viewer: as [`terminal`], but ESC stays,
+/// since tracing colours lines with it (and escapes the ESC in values it logs).
+pub fn log_line(text: &str) -> Cow<'_, str> {
+    replace_chars(text, |c| match c {
+        '\n' | '\t' | '\x1b' => None,
+        '\0'..='\x1f' => char::from_u32(0x2400 + c as u32),
+        '\x7f' => Some('\u{2421}'),
+        '\u{80}'..='\u{9f}' => Some(char::REPLACEMENT_CHARACTER),
+        _ => None,
+    })
+}
+
 /// Text made valid in XML 1.0 (and so in HTML): the characters XML forbids (C0 controls but
 /// tab, newline and carriage return; U+FFFE and U+FFFF) become `�`. One `\x01` in a commit
 /// message would otherwise make the whole feed unreadable to every feed reader.

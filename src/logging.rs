@@ -46,7 +46,8 @@ fn level(default: LevelFilter) -> LevelFilter {
 }
 
 /// Wraps a log writer so that every line has the known secrets replaced before it is
-/// written: a log line can quote a server's answer or an error that quoted a URL.
+/// written (a log line can quote a server's answer or an error that quoted a URL), and
+/// control characters from commit messages shown as symbols.
 pub struct Scrubbed<M>(pub M);
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Scrubbed<M> {
@@ -61,7 +62,8 @@ impl<W: Write> Write for Scrubbed<W> {
     /// tracing formats a whole event and writes it at once, so one call holds whole lines.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.0.write_all(scrub(&text).as_bytes())?;
+        self.0
+            .write_all(crate::display::log_line(&scrub(&text)).as_bytes())?;
         Ok(buf.len())
     }
 

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Stdio;
 use std::time::Duration;
 
-use backoffice::site::server::SiteServer;
+use backoffice::site::server::{HEADER_TIMEOUT, SiteServer};
 
 use crate::fakes::llm::{FakeLlm, Reply};
 use crate::support::{Daemon, TestRepo, backoffice, job, run, stderr, stdout, wait_until};
@@ -218,6 +218,31 @@ fn r8_stalled_clients_do_not_freeze_the_site_and_foreign_hosts_are_refused() {
     );
     assert_eq!(status_for(addr, "/status.json", "status.example.com"), 200);
     drop(stalled);
+    server.stop();
+}
+
+#[test]
+fn r8_a_silent_client_is_closed_and_the_site_keeps_accepting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).expect("mkdir");
+    std::fs::write(site.join("status.json"), "{}").expect("write");
+    let server = SiteServer::start("127.0.0.1:0", &site, &[]).expect("start");
+    let addr = server.addr();
+    // Connects, sends half a request line, then nothing.
+    let mut silent = TcpStream::connect(addr).expect("connect");
+    silent.write_all(b"GET /status.json HT").expect("send");
+    silent
+        .set_read_timeout(Some(HEADER_TIMEOUT * 3))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let closed = silent.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok(),
+        "the server closed the silent connection itself: {closed:?}"
+    );
+    // Nothing arrived for longer than a read timeout: the server still accepts.
+    assert_eq!(status_for(addr, "/status.json", "localhost"), 200);
     server.stop();
 }
 

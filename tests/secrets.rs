@@ -141,6 +141,26 @@ fn no_secret_reaches_the_disk_the_site_the_log_or_the_terminal() {
     assert!(found_text.contains("redacted NOTION_TOKEN"), "{found_text}");
     drop(mcp);
 
+    // And a Claude Code transcript with a token in it, imported.
+    let slack = &canaries
+        .iter()
+        .find(|(name, _)| name == "SLACK_TOKEN")
+        .expect("slack")
+        .1;
+    let home = repo.dir.path().join("home");
+    let projects = home.join(".claude/projects/-work-app");
+    std::fs::create_dir_all(&projects).expect("mkdir");
+    let line = serde_json::json!({"parentUuid": null, "isSidechain": false, "cwd": "/work/app",
+        "sessionId": "tok", "type": "user", "uuid": "u1", "timestamp": "2026-11-24T17:00:00.000Z",
+        "message": {"role": "user", "content": format!("슬랙 토큰 {slack} 이 왜 안 돼?")}});
+    std::fs::write(projects.join("tok.jsonl"), format!("{line}\n")).expect("write");
+    let imported = run(backoffice(&state)
+        .args(["registry", "import", "claude-code"])
+        .env("HOME", &home)
+        .envs(env.iter().copied()));
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    outputs.push(imported);
+
     outputs.push(run(backoffice(&state).arg("runs")));
     outputs.push(run(backoffice(&state).args(["runs", "--format", "json"])));
     outputs.push(run(backoffice(&state).arg("status")));
@@ -163,6 +183,17 @@ fn no_secret_reaches_the_disk_the_site_the_log_or_the_terminal() {
         );
     }
     places.push(("the MCP replies".into(), found_text.into_bytes()));
+    let registry = leaks(
+        &places,
+        &[(
+            "the imported token, redacted".into(),
+            "[redacted SLACK_TOKEN]".into(),
+        )],
+    );
+    assert!(
+        registry.iter().any(|hit| hit.contains("registry.db")),
+        "the transcript was imported, its token redacted: {registry:?}"
+    );
     let running = leaks(&places, &canaries);
     assert!(running.is_empty(), "while running: {running:#?}");
 

@@ -69,6 +69,9 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
     let state = cli.state;
     match cli.command {
         Command::Serve(args) => {
+            if let Some(url) = &args.remote {
+                crate::connectors::secret::register_url("--remote", url);
+            }
             let source = match args.remote {
                 Some(url) => Source::Remote {
                     url,

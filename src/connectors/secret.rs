@@ -35,9 +35,12 @@ const URL_VARS: &[&str] = &["BACKOFFICE_LLM_URL", "BACKOFFICE_REMOTE", "LANGGRAP
 /// `GITHUB_TOKEN` in a remote URL, a proxy's password. Scrubbing one too many is harmless.
 const SECRET_SUFFIXES: &[&str] = &["_TOKEN", "_API_KEY", "_SECRET", "_PASSWORD"];
 
-/// Shorter values are not searched for: they would match ordinary words, and no real API
-/// key is this short.
-pub const MIN_SECRET_LEN: usize = 8;
+/// Values of the variables in [`SECRET_VARS`] shorter than this are not searched for (they
+/// would match ordinary words); `register_env` warns about them instead.
+pub const MIN_SECRET_LEN: usize = 4;
+/// The same for variables only guessed to be secrets by their names, which are more often
+/// short harmless values.
+const MIN_GUESSED_LEN: usize = 8;
 
 /// A secret from the environment; `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -48,7 +51,7 @@ impl Secret {
     /// every text from now on.
     pub fn new(name: &str, value: impl Into<String>) -> Secret {
         let value = value.into();
-        register(name, &value);
+        register(name, &value, MIN_SECRET_LEN);
         Secret(value)
     }
 
@@ -82,11 +85,12 @@ struct Known {
 /// is replaced whole.
 static KNOWN: RwLock<Vec<Known>> = RwLock::new(Vec::new());
 
-/// Remembers `value` (from variable `name`) so that [`scrub`] removes it.
-pub fn register(name: &str, value: &str) {
+/// Remembers `value` (from variable `name`) so that [`scrub`] removes it, when it has at
+/// least `min_len` characters; returns whether it does.
+fn register(name: &str, value: &str, min_len: usize) -> bool {
     let value = value.trim();
-    if value.chars().count() < MIN_SECRET_LEN {
-        return;
+    if value.chars().count() < min_len {
+        return false;
     }
     let mut forms = vec![value.to_string()];
     // As a server might echo it: inside a JSON string, or percent-encoded in a URL.
@@ -101,35 +105,51 @@ pub fn register(name: &str, value: &str) {
     let mut known = KNOWN
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if known.iter().any(|k| k.forms[0] == value) {
-        return;
+    if !known.iter().any(|k| k.forms[0] == value) {
+        known.push(Known {
+            name: name.to_string(),
+            forms,
+        });
+        known.sort_by_key(|k| std::cmp::Reverse(k.forms[0].len()));
     }
-    known.push(Known {
-        name: name.to_string(),
-        forms,
-    });
-    known.sort_by_key(|k| std::cmp::Reverse(k.forms[0].len()));
+    true
+}
+
+/// Registers the credentials in `url` (`https://user:token@host/…`, or a token alone as the
+/// user name), as given in variable or flag `name`.
+pub fn register_url(name: &str, url: &str) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return;
+    };
+    match userinfo.split_once(':') {
+        Some((_, password)) => register(name, password, MIN_SECRET_LEN),
+        None => register(name, userinfo, MIN_GUESSED_LEN),
+    };
 }
 
 /// Registers every secret variable set in the environment; called once at start, before
 /// anything from outside is read, so that even a variable no connector has read yet is
-/// scrubbed.
-pub fn register_env() {
+/// scrubbed. Returns the names of secrets too short to scrub, for a warning.
+pub fn register_env() -> Vec<String> {
+    let mut too_short = Vec::new();
     for (name, value) in std::env::vars() {
         let named = SECRET_VARS.contains(&name.as_str())
-            || SECRET_PREFIXES.iter().any(|p| name.starts_with(p))
-            || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s));
-        if named {
-            register(&name, &value);
+            || SECRET_PREFIXES.iter().any(|p| name.starts_with(p));
+        let guessed = SECRET_SUFFIXES.iter().any(|s| name.ends_with(s));
+        if named && !value.trim().is_empty() && !register(&name, &value, MIN_SECRET_LEN) {
+            too_short.push(name.clone());
+        } else if guessed {
+            register(&name, &value, MIN_GUESSED_LEN);
         }
-        if URL_VARS.contains(&name.as_str())
-            && let Some((_, rest)) = value.split_once("://")
-            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or("").rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-        {
-            register(&name, password);
+        if URL_VARS.contains(&name.as_str()) {
+            register_url(&name, &value);
         }
     }
+    too_short
 }
 
 /// `text` with every known secret replaced by `[redacted NAME]`.
@@ -157,11 +177,6 @@ pub fn scrub_owned(text: String) -> String {
     }
 }
 
-/// [`scrub_owned`] through an `Option`.
-pub fn scrub_option(text: Option<String>) -> Option<String> {
-    text.map(scrub_owned)
-}
-
 /// RFC 3986 percent-encoding of everything but unreserved characters.
 fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -187,7 +202,7 @@ mod tests {
 
     #[test]
     fn known_values_are_scrubbed_in_every_spelling() {
-        register("TEST_UNIT_KEY", "sk-unit/abc+def\"q");
+        register("TEST_UNIT_KEY", "sk-unit/abc+def\"q", MIN_SECRET_LEN);
         let echoed = "401: You sent: Bearer sk-unit/abc+def\"q; url ?k=sk-unit%2Fabc%2Bdef%22q; \
                       json {\"auth\":\"sk-unit/abc+def\\\"q\"}";
         let scrubbed = scrub(echoed);
@@ -198,7 +213,24 @@ mod tests {
 
     #[test]
     fn short_values_are_not_searched_for() {
-        register("TEST_UNIT_SHORT", "abc");
+        assert!(!register("TEST_UNIT_SHORT", "abc", MIN_SECRET_LEN));
         assert_eq!(scrub("abc def"), "abc def");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_registered() {
+        register_url(
+            "--remote",
+            "https://bot:pw-unit-9f2c@git.example.com/jobs.git",
+        );
+        register_url(
+            "--remote",
+            "https://ghp_unitTokenAsUser01@github.com/a/b.git",
+        );
+        let scrubbed = scrub("fetch failed: pw-unit-9f2c ghp_unitTokenAsUser01");
+        assert_eq!(
+            scrubbed,
+            "fetch failed: [redacted --remote] [redacted --remote]"
+        );
     }
 }

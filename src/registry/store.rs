@@ -3,6 +3,7 @@
 //! Every write is one short `BEGIN IMMEDIATE` transaction, so a second process waits for the
 //! lock up front (busy timeout) instead of failing halfway through a batch.
 
+use crate::connectors::secret::{scrub, scrub_owned};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -238,11 +239,14 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
             tx.prepare_cached("INSERT INTO messages_fts (rowid, terms) VALUES (?1, ?2)")?;
         for message in &request.messages {
             let at = to_db(message.at.unwrap_or(now));
+            // Every way into the registry (MCP, transcript import) passes here: a key a user
+            // pasted into a chat is kept out of the file, its search index and its titles.
+            let content = scrub(&message.content);
             let inserted = insert.execute(params![
                 session_id,
                 next_seq,
                 message.role.as_str(),
-                message.content,
+                content,
                 at,
                 dedup_key(message),
             ])?;
@@ -251,7 +255,7 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
             }
             index.execute(params![
                 tx.last_insert_rowid(),
-                tokens::index_form(&message.content)
+                tokens::index_form(&content)
             ])?;
             next_seq += 1;
             added += 1;
@@ -262,7 +266,8 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
     let title = request
         .title
         .clone()
-        .or_else(|| derived_title(&request.messages));
+        .or_else(|| derived_title(&request.messages))
+        .map(scrub_owned);
     tx.execute(
         "UPDATE sessions SET
             next_seq = ?2,

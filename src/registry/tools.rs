@@ -18,7 +18,6 @@ use super::store::{
     self, LogRequest, NewMessage, Role, SessionFilter, SessionSummary, StoredMessage, Window,
 };
 use super::{Registry, RegistryError, channel, schema, tokens};
-use crate::connectors::secret::scrub_owned;
 
 /// What the model is told when it connects: when to log and when to search.
 pub const INSTRUCTIONS: &str = "Context Registry: a shared memory of conversations across Cursor, Claude Desktop, Claude Code and other clients.
@@ -411,9 +410,7 @@ fn log_request(args: ConversationLogArgs, channel: String) -> Result<LogRequest,
             .transpose()?;
         messages.push(NewMessage {
             role: m.role,
-            // A key pasted into a chat is kept out of registry.db (and so out of every
-            // search result and model prompt made from it).
-            content: scrub_owned(m.content),
+            content: m.content,
             at,
             key: m.id.filter(|k| !k.is_empty()),
         });
@@ -422,7 +419,7 @@ fn log_request(args: ConversationLogArgs, channel: String) -> Result<LogRequest,
     Ok(LogRequest {
         session_id: clean(args.session_id),
         channel,
-        title: clean(args.title).map(scrub_owned),
+        title: clean(args.title),
         workspace: clean(args.workspace),
         messages,
     })

@@ -10,6 +10,7 @@
 pub mod data;
 pub mod hosts;
 pub mod live;
+pub mod paths;
 pub mod render;
 pub mod server;
 pub mod svg;

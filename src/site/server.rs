@@ -1,42 +1,53 @@
-//! The HTTP server of the status site: tiny_http on threads of its own, serving the files
-//! under the site folder and nothing else. Read-only by construction: GET and HEAD only, no
-//! path outside the folder (encoded dot segments, encoded slashes and symlinks pointing out are
-//! refused), revalidation with `ETag`/`Last-Modified`, and a Content-Security-Policy that
-//! forbids loading anything from anywhere but the site itself.
+//! The HTTP server of the status site: hyper on a thread (and tokio runtime) of its own,
+//! serving the files under the site folder and nothing else. Read-only by construction: GET
+//! and HEAD only, no path outside the folder ([`super::paths`]), revalidation with
+//! `ETag`/`Last-Modified`, and a Content-Security-Policy that forbids loading anything from
+//! anywhere but the site itself.
 //!
 //! Pages hold prompts, answers and errors, so two more rules keep them to the people they
 //! are for and keep the site answering:
-//! - **Host check.** A DNS-rebinding page (a name of the attacker's that resolves to
-//!   127.0.0.1) could read the site through a browser on this machine. A request whose
-//!   `Host` is not a loopback name or address, the listen address, or a name allowed with
-//!   `--allow-host` (a reverse proxy's) gets 403.
-//! - **Bounded time per client.** Every socket has read and write timeouts, and an answer
-//!   must be written within [`ANSWER_DEADLINE`]; [`WORKERS`] threads answer, so a few
-//!   clients that ask for a large page and never read it cannot starve the rest.
+//! - **Host check** ([`AllowedHosts`]): a DNS-rebinding page could otherwise read the site
+//!   through a browser on this machine; a foreign `Host` gets 403.
+//! - **Bounded time per client.** Each connection is a task, so a client that stops reading
+//!   holds nothing but its own socket; it must send its request headers within
+//!   [`HEADER_TIMEOUT`] and is closed after [`CONNECTION_DEADLINE`] whatever it does, and
+//!   files are streamed in chunks, so a stalled reader costs one chunk of memory. (tiny_http,
+//!   used before, answers on a fixed set of threads and offers no per-connection timeouts: a
+//!   read timeout on the listening socket makes `accept` fail and its server stop.)
 
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use tiny_http::{Header, Method, Request, Response, Server};
+use hyper::body::{Body, Bytes, Frame, Incoming};
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 pub use super::hosts::AllowedHosts;
+use super::paths::{Target, content_type, resolve};
 
-/// Threads answering requests. Each answer is a file read and a write, so one thread could
-/// serve everyone, but a client that stops reading holds its thread until a timeout: with
-/// sixteen, a handful of stalled or hostile clients leave plenty for a phone and a laptop.
-pub const WORKERS: usize = 16;
-/// Stack of each worker: an answer needs little, and sixteen default 2 MiB stacks would be
-/// address space for nothing.
-const WORKER_STACK: usize = 256 * 1024;
-/// How long one read or write on a socket may block: a client that sends nothing, or takes
-/// nothing, is dropped after this. Accepted sockets inherit it from the listening one.
-pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a whole answer may take to write, so a client taking a byte now and then cannot
-/// hold a worker forever.
-pub const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a client has to send a request's headers (the first, and each next one on a
+/// kept-alive connection) before it is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection may live, reading or not: ample for a page on a slow phone,
+/// and the end of a client that takes a byte now and then.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(60);
+/// Connections served at once; more wait in the listen backlog. Each costs a task and one
+/// chunk of a file, so the bound is about memory, not threads.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Bytes of a file read per chunk written.
+const CHUNK: usize = 64 * 1024;
 
 /// What every answer carries.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -51,11 +62,11 @@ pub struct ServerError {
     pub message: String,
 }
 
-/// A running server; dropping it without [`SiteServer::stop`] leaves the threads running.
+/// A running server; [`SiteServer::stop`] ends it (dropping it leaves it running).
 pub struct SiteServer {
-    server: Arc<Server>,
-    workers: Vec<JoinHandle<()>>,
-    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    thread: JoinHandle<()>,
+    addr: SocketAddr,
 }
 
 impl SiteServer {
@@ -73,56 +84,42 @@ impl SiteServer {
         std::fs::create_dir_all(root).map_err(|e| error(e.to_string()))?;
         let root = root.canonicalize().map_err(|e| error(e.to_string()))?;
         let listener = listen(addr).map_err(|e| error(e.to_string()))?;
-        let server =
-            Arc::new(Server::from_listener(listener, None).map_err(|e| error(e.to_string()))?);
-        let bound = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| error("not an IP address".into()))?;
-        let hosts = Arc::new(AllowedHosts::new(bound, allowed_hosts));
-        let mut workers = Vec::with_capacity(WORKERS);
-        for index in 0..WORKERS {
-            let server = Arc::clone(&server);
-            let root = root.clone();
-            let hosts = Arc::clone(&hosts);
-            let worker = std::thread::Builder::new()
-                .name(format!("site-http-{index}"))
-                .stack_size(WORKER_STACK)
-                .spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        answer(request, &root, &hosts);
-                    }
-                })
-                .map_err(|e| error(e.to_string()))?;
-            workers.push(worker);
-        }
+        let bound = listener.local_addr().map_err(|e| error(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| error(e.to_string()))?;
+        let site = Arc::new(Site {
+            root,
+            hosts: AllowedHosts::new(bound, allowed_hosts),
+        });
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("site-http".into())
+            .spawn(move || runtime.block_on(accept_loop(listener, site, stopped)))
+            .map_err(|e| error(e.to_string()))?;
         Ok(SiteServer {
-            server,
-            workers,
+            stop,
+            thread,
             addr: bound,
         })
     }
 
     /// The address actually bound (port 0 picks a free one).
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Stops accepting and waits for the threads.
+    /// Stops accepting, closes the connections and waits for the thread.
     pub fn stop(self) {
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for worker in self.workers {
-            let _ = worker.join();
-        }
+        self.stop.cancel();
+        let _ = self.thread.join();
     }
 }
 
-/// A listening socket with `TCP_NODELAY` and the socket timeouts, which accepted
-/// connections inherit (tiny_http gives no other way to set them): tiny_http
-/// writes the headers and the body of an answer separately, and with Nagle's algorithm the
-/// body would wait for the client's delayed ACK, 40 ms on every page.
+/// A listening socket with `SO_REUSEADDR`, so a restart can bind while old connections
+/// linger in TIME_WAIT.
 fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
     use std::net::ToSocketAddrs;
     let address = addr.to_socket_addrs()?.next().ok_or_else(|| {
@@ -134,195 +131,189 @@ fn listen(addr: &str) -> std::io::Result<std::net::TcpListener> {
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
-    socket.set_tcp_nodelay(true)?;
-    socket.set_read_timeout(Some(SOCKET_TIMEOUT))?;
-    socket.set_write_timeout(Some(SOCKET_TIMEOUT))?;
+    socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     socket.listen(128)?;
     Ok(socket.into())
 }
 
-/// Where a request path leads.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Target {
-    File(PathBuf),
-    /// A folder asked for without its trailing slash: relative links need it.
-    Redirect(String),
-    NotFound,
-    /// An attempt to leave the site folder, or a path that cannot be a file of ours.
-    Forbidden,
+/// What every connection needs to answer.
+struct Site {
+    root: PathBuf,
+    hosts: AllowedHosts,
 }
 
-/// Resolves the path of `url` inside `root` (canonical). Each segment is percent-decoded on
-/// its own, so `%2f` cannot make a separator and `%2e%2e` is as refused as `..`.
-pub fn resolve(root: &Path, url: &str) -> Target {
-    let path = url.split(['?', '#']).next().unwrap_or("");
-    let Some(rest) = path.strip_prefix('/') else {
-        return Target::Forbidden;
+async fn accept_loop(listener: std::net::TcpListener, site: Arc<Site>, stop: CancellationToken) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        tracing::error!("the status site cannot use its listening socket");
+        return;
     };
-    let mut target = root.to_path_buf();
-    for raw in rest.split('/').filter(|s| !s.is_empty()) {
-        let Some(segment) = percent_decode(raw) else {
-            return Target::Forbidden;
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
         };
-        if segment == "."
-            || segment == ".."
-            || segment.contains(['/', '\\', '\0'])
-            || segment.contains(':')
-        {
-            return Target::Forbidden;
+        let stream = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a little instead of spinning.
+                    tracing::warn!("status site: accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Headers and body go out in one write or two; without NODELAY the second would
+        // wait for the client's delayed ACK, 40 ms on every page.
+        let _ = stream.set_nodelay(true);
+        let (site, stop) = (Arc::clone(&site), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |request| {
+                let site = Arc::clone(&site);
+                async move { Ok::<_, Infallible>(answer(&site, &request)) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_DEADLINE, connection) => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// A response body: a short text, or a file streamed in chunks.
+pub enum SiteBody {
+    Bytes(Option<Bytes>),
+    File(std::fs::File),
+}
+
+impl Body for SiteBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    /// Files are read synchronously, a chunk at a time: a read of 64 KiB from the page cache
+    /// takes microseconds, less than handing it to a blocking pool would.
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.get_mut() {
+            SiteBody::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            SiteBody::File(file) => {
+                let mut chunk = vec![0; CHUNK];
+                match file.read(&mut chunk) {
+                    Ok(0) => Poll::Ready(None),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+                    }
+                    Err(error) => Poll::Ready(Some(Err(error))),
+                }
+            }
         }
-        if segment.starts_with('.') {
-            // Dotfiles (our temporary files among them) are not part of the site.
-            return Target::NotFound;
-        }
-        target.push(segment);
     }
-    if target.is_dir() {
-        if !path.ends_with('/') {
-            return Target::Redirect(format!("{path}/"));
-        }
-        target.push("index.html");
-    }
-    match target.canonicalize() {
-        Ok(real) if real.starts_with(root) && real.is_file() => Target::File(real),
-        Ok(real) if !real.starts_with(root) => Target::Forbidden,
-        _ => Target::NotFound,
-    }
-}
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or bytes that are not UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = segment.get(index + 1..index + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SiteBody::Bytes(None))
+    }
+
+    /// Exact for texts, so hyper sends `Content-Length`; files set the header themselves.
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            SiteBody::Bytes(bytes) => {
+                hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            SiteBody::File(_) => hyper::body::SizeHint::default(),
         }
     }
-    String::from_utf8(out).ok()
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json",
-        Some("xml") => "application/atom+xml; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("txt") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
+fn request_header(request: &Request<Incoming>, name: HeaderName) -> Option<&str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
-
-fn request_header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-/// A body that stops yielding bytes once its deadline has passed, ending the answer.
-struct Deadline<R> {
-    inner: R,
-    until: Instant,
-}
-
-impl<R: std::io::Read> std::io::Read for Deadline<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if Instant::now() > self.until {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the client took too long to read the answer",
-            ));
-        }
-        self.inner.read(buf)
-    }
-}
-
-fn answer(request: Request, root: &Path, hosts: &AllowedHosts) {
-    let until = Instant::now() + ANSWER_DEADLINE;
-    let response = if hosts.allows(request_header(&request, "Host")) {
-        respond(&request, root)
-    } else {
-        refused_host()
-    };
-    let (status, headers, length) = (
-        response.status_code(),
-        response.headers().to_vec(),
-        response.data_length(),
+/// A response with the headers every answer carries.
+fn base(status: StatusCode, body: SiteBody) -> Response<SiteBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
     );
-    let body = Deadline {
-        inner: response.into_reader(),
-        until,
-    };
-    let _ = request.respond(Response::new(status, headers, body, length, None));
-}
-
-fn refused_host() -> Response<std::io::Cursor<Vec<u8>>> {
-    let mut response = Response::from_data(
-        b"forbidden: this Host is not one the status site answers; start serve with --allow-host NAME to add it\n"
-            .to_vec(),
-    )
-    .with_status_code(403);
-    if let Some(kind) = header("Content-Type", "text/plain; charset=utf-8") {
-        response.add_header(kind);
-    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
-fn respond(request: &Request, root: &Path) -> Response<std::io::Cursor<Vec<u8>>> {
-    let common = |response: Response<std::io::Cursor<Vec<u8>>>| {
-        [
-            ("Content-Security-Policy", CSP),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-        ]
-        .iter()
-        .filter_map(|(name, value)| header(name, value))
-        .fold(response, Response::with_header)
-    };
-    let text = |status: u16, body: &str| {
-        let mut response =
-            common(Response::from_data(body.as_bytes().to_vec()).with_status_code(status));
-        if let Some(kind) = header("Content-Type", "text/plain; charset=utf-8") {
-            response.add_header(kind);
-        }
+fn text(status: StatusCode, body: &'static str) -> Response<SiteBody> {
+    let mut response = base(
+        status,
+        SiteBody::Bytes(Some(Bytes::from_static(body.as_bytes()))),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn answer(site: &Site, request: &Request<Incoming>) -> Response<SiteBody> {
+    if !site.hosts.allows(request_header(request, header::HOST)) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "forbidden: this Host is not one the status site answers; start serve with --allow-host NAME to add it\n",
+        );
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the status site is read-only: GET and HEAD only\n",
+        );
         response
-    };
-    if !matches!(request.method(), Method::Get | Method::Head) {
-        let mut response = text(405, "the status site is read-only: GET and HEAD only\n");
-        if let Some(allow) = header("Allow", "GET, HEAD") {
-            response.add_header(allow);
-        }
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let file = match resolve(root, request.url()) {
+    let url = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let file = match resolve(&site.root, url) {
         Target::File(file) => file,
         Target::Redirect(to) => {
-            let mut response = text(301, "moved\n");
-            if let Some(location) = header("Location", &to) {
-                response.add_header(location);
+            let mut response = text(StatusCode::MOVED_PERMANENTLY, "moved\n");
+            if let Ok(location) = HeaderValue::from_str(&to) {
+                response.headers_mut().insert(header::LOCATION, location);
             }
             return response;
         }
-        Target::NotFound => return text(404, "not found\n"),
-        Target::Forbidden => return text(403, "forbidden\n"),
+        Target::NotFound => return text(StatusCode::NOT_FOUND, "not found\n"),
+        Target::Forbidden => return text(StatusCode::FORBIDDEN, "forbidden\n"),
     };
-    let Ok(metadata) = std::fs::metadata(&file) else {
-        return text(404, "not found\n");
-    };
+    match serve_file(request, &file) {
+        Some(response) => response,
+        None => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The file, or 304 when the client's copy is current; `None` when it cannot be read.
+fn serve_file(request: &Request<Incoming>, file: &Path) -> Option<Response<SiteBody>> {
+    let opened = std::fs::File::open(file).ok()?;
+    let metadata = opened.metadata().ok()?;
     let modified: DateTime<Utc> = metadata
         .modified()
         .map(DateTime::<Utc>::from)
@@ -332,38 +323,40 @@ fn respond(request: &Request, root: &Path) -> Response<std::io::Cursor<Vec<u8>>>
         metadata.len(),
         modified.timestamp_nanos_opt().unwrap_or_default()
     );
-    let last_modified = modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let fresh = match request_header(request, "If-None-Match") {
+    let fresh = match request_header(request, header::IF_NONE_MATCH) {
         Some(tags) => tags
             .split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
             .any(|t| t == etag || t == "*"),
-        None => request_header(request, "If-Modified-Since")
+        None => request_header(request, header::IF_MODIFIED_SINCE)
             .and_then(|since| DateTime::parse_from_rfc2822(since).ok())
             .is_some_and(|since| modified.timestamp() <= since.timestamp()),
     };
-    let validators = [
-        ("ETag", etag.as_str()),
-        ("Last-Modified", last_modified.as_str()),
-        ("Cache-Control", "no-cache"),
-    ];
-    let with_validators = |response: Response<std::io::Cursor<Vec<u8>>>| {
-        validators
-            .iter()
-            .filter_map(|(name, value)| header(name, value))
-            .fold(common(response), Response::with_header)
+    let mut response = if fresh {
+        base(StatusCode::NOT_MODIFIED, SiteBody::Bytes(None))
+    } else {
+        let body = if request.method() == Method::HEAD {
+            SiteBody::Bytes(None)
+        } else {
+            SiteBody::File(opened)
+        };
+        let mut response = base(StatusCode::OK, body);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type(file)),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(metadata.len()));
+        response
     };
-    if fresh {
-        return with_validators(Response::from_data(Vec::new()).with_status_code(304));
+    let last_modified = modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
     }
-    match std::fs::read(&file) {
-        Ok(body) => {
-            let mut response = with_validators(Response::from_data(body));
-            if let Some(kind) = header("Content-Type", content_type(&file)) {
-                response.add_header(kind);
-            }
-            response
-        }
-        Err(_) => text(404, "not found\n"),
+    if let Ok(value) = HeaderValue::from_str(&last_modified) {
+        headers.insert(header::LAST_MODIFIED, value);
     }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
 }

@@ -3,9 +3,13 @@
 //! Templates come from pull requests. The handlebars parser and renderer recurse once per
 //! nested block (and per `{{else if}}` in a chain, and per parenthesised subexpression), so
 //! a few thousand nested `{{#if}}` overflow the stack: an abort no `catch_unwind` can stop,
-//! and a daemon that dies again at every start until the commit is reverted. This scan is a
-//! loop over the text, no recursion, and it over-counts rather than under-counts (escaped
-//! `\{{` and raw blocks count as tags), so whatever passes it is safe to hand to the parser.
+//! and a daemon that dies again at every start until the commit is reverted. Partials can
+//! recurse without nesting at all (`{{#*inline "p"}}{{> p}}{{/inline}}{{> p}}`), and
+//! `{{#each}}` inside `{{#each}}` multiplies the work by each level. So a prompt may use
+//! variables, helpers and the blocks `#if`, `#unless` and `#with` (and `{{^x}}`), nothing
+//! that repeats or includes: partials, inline partials, decorators, raw blocks and other
+//! block helpers are refused. This scan is a loop over the text, no recursion; an escaped
+//! `\{{` counts as a tag but opens and closes nothing, as in the parser.
 
 use super::TemplateError;
 use crate::location::line_column;
@@ -21,6 +25,9 @@ pub const MAX_TAGS: usize = 100;
 /// How deep blocks, `{{else}}` chains and parentheses may nest; the parser's recursion per
 /// level is a few kilobytes of stack, so 32 levels stay far from any thread's limit.
 pub const MAX_DEPTH: usize = 32;
+
+/// Block helpers a prompt may open: each renders its body at most once.
+const BLOCKS: &[&str] = &["if", "unless", "with"];
 
 /// Checks the limits in one pass; the error says where a limit was crossed.
 pub(super) fn check(template: &str) -> Result<(), TemplateError> {
@@ -44,6 +51,18 @@ pub(super) fn check(template: &str) -> Result<(), TemplateError> {
             ));
         }
         let rest = &template[start..];
+        if start > 0 && template.as_bytes()[start - 1] == b'\\' {
+            // `\{{…}}` is text: the parser does not look inside.
+            cursor = end_of(template, start + 2, "}}");
+            continue;
+        }
+        if rest.starts_with("{{{{") {
+            return Err(at(
+                start,
+                "raw blocks ({{{{raw}}}}) are not available in prompts; write \\{{ for a literal {{"
+                    .into(),
+            ));
+        }
         if rest.starts_with("{{!--") {
             cursor = end_of(template, start + 5, "--}}");
             continue;
@@ -77,6 +96,32 @@ pub(super) fn check(template: &str) -> Result<(), TemplateError> {
             }
         }
         let word = inner.trim_end_matches(['~', '}']).trim();
+        if inner.starts_with('>') || inner.starts_with("#>") {
+            return Err(at(
+                start,
+                "partials ({{> name}}) are not available in prompts".into(),
+            ));
+        }
+        if inner.starts_with('*') || inner.starts_with("#*") {
+            return Err(at(
+                start,
+                "inline partials and decorators ({{#*inline}}) are not available in prompts".into(),
+            ));
+        }
+        if let Some(helper) = inner.strip_prefix('#') {
+            let name = helper
+                .split(|c: char| c.is_whitespace() || c == '}' || c == '~')
+                .next()
+                .unwrap_or("");
+            if !BLOCKS.contains(&name) {
+                return Err(at(
+                    start,
+                    format!(
+                        "the block `#{name}` is not available in prompts; use #if, #unless or #with"
+                    ),
+                ));
+            }
+        }
         match inner.as_bytes().first() {
             Some(b'#') => {
                 open.push(0);
@@ -139,6 +184,8 @@ mod tests {
             "{{!-- a comment with {{#if}} inside --}}{{#unless date}}x{{/unless}}",
             "{{#if date}}{{else if now}}{{else}}{{/if}}",
             "{{~#if date~}} a {{~/if~}}",
+            "{{#with job}}{{name}}{{/with}} {{^if date}}none{{/if}}",
+            "literal \\{{/if}} and \\{{#each x}} stay text",
         ] {
             assert_eq!(check(template), Ok(()), "{template}");
         }
@@ -174,6 +221,34 @@ mod tests {
         let parens = format!("{{{{date {}x{}}}}}", "(".repeat(40), ")".repeat(40));
         let error = check(&parens).expect_err("parens").to_string();
         assert!(error.contains("parentheses"), "{error}");
+    }
+
+    #[test]
+    fn what_repeats_or_includes_is_refused() {
+        for (template, words) in [
+            (
+                "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}",
+                "inline partials",
+            ),
+            ("{{> header}}", "partials"),
+            ("{{#> layout}}x{{/layout}}", "partials"),
+            ("{{*decorator}}", "decorators"),
+            ("{{#each job}}{{#each job}}x{{/each}}{{/each}}", "`#each`"),
+            ("{{{{raw}}}}{{date}}{{{{/raw}}}}", "raw blocks"),
+        ] {
+            let error = check(template).expect_err(template).to_string();
+            assert!(error.contains(words), "{template}: {error}");
+        }
+    }
+
+    #[test]
+    fn escaped_closers_do_not_hide_depth() {
+        let hidden = format!(
+            "{}{}",
+            "{{#if date}}\\{{/if}}".repeat(MAX_DEPTH),
+            "{{#if date}}"
+        );
+        assert!(check(&hidden).is_err(), "escaped closers close nothing");
     }
 
     #[test]
