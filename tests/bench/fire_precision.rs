@@ -1,5 +1,7 @@
 //! Fire precision: how late each firing is against its scheduled instant, with 1, 1,000 and
-//! 10,000 jobs firing every second (6-field cron) for 30 s.
+//! 10,000 jobs firing every second (6-field cron) for 30 s, and APScheduler 3.11 with the
+//! same workload in the same run (`tests/bench/peers/apscheduler_bench.py`, in the venv
+//! `target/bench-venv` or `BENCH_PEER_PYTHON`), printed side by side.
 //!
 //! The production scheduler loop drives a dispatcher that does the runner's bookkeeping for
 //! real: it claims every due occurrence in `runs.db` (one row each, cursors moved, one
@@ -84,16 +86,112 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     println!("fire precision: jobs firing every second for {seconds} s (release build)");
-    for count in [1usize, 1_000, 10_000] {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(measure(count, seconds));
+    let ours: Vec<Figures> = [1usize, 1_000, 10_000]
+        .into_iter()
+        .map(|count| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(measure(count, seconds))
+        })
+        .collect();
+    let peer = apscheduler(seconds);
+    println!("\nside by side, lateness p50 / p99 ({seconds} s each, this machine, this run):");
+    println!(
+        "  {:>6}  {:>22}  {:>22}  {:>22}",
+        "jobs", "APScheduler 3.11", "ours: handed over", "ours: row committed"
+    );
+    for figures in &ours {
+        let theirs = peer
+            .iter()
+            .find(|(n, _, _)| *n == figures.count)
+            .map_or("not measured".to_string(), |(_, p50, p99)| {
+                format!("{p50:.3} / {p99:.3} ms")
+            });
+        println!(
+            "  {:>6}  {theirs:>22}  {:>22}  {:>22}",
+            figures.count,
+            format!(
+                "{:.3} / {:.3} ms",
+                millis(figures.handed.0),
+                millis(figures.handed.1)
+            ),
+            format!(
+                "{:.3} / {:.3} ms",
+                millis(figures.committed.0),
+                millis(figures.committed.1)
+            ),
+        );
     }
 }
 
-async fn measure(count: usize, seconds: u64) {
+/// Our p50 and p99 for one job count.
+struct Figures {
+    count: usize,
+    handed: (Duration, Duration),
+    committed: (Duration, Duration),
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// APScheduler's (jobs, p50 ms, p99 ms) for 1 and 1,000 jobs (10,000 is beyond it: at 1,000
+/// it is already 0.2 s late), or nothing, after a loud note, when it is not installed.
+fn apscheduler(seconds: u64) -> Vec<(usize, f64, f64)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("BENCH_PEER_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench-venv/bin/python"));
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import apscheduler, psutil"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        println!(
+            "\n!!!! APScheduler is not installed at {}: python3 -m venv target/bench-venv && target/bench-venv/bin/pip install 'apscheduler==3.11.*' psutil !!!!",
+            python.display()
+        );
+        return Vec::new();
+    }
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    println!("APScheduler 3.11, same workload (CronTrigger(second='*'), lateness at job entry):");
+    let status = std::process::Command::new(&python)
+        .arg(root.join("tests/bench/peers/apscheduler_bench.py"))
+        .args([
+            "--only",
+            "precision",
+            "--repeats",
+            "1",
+            "--precision-n",
+            "1,1000",
+        ])
+        .args(["--duration", &seconds.to_string()])
+        .arg("--json-out")
+        .arg(out.path())
+        .status()
+        .expect("run apscheduler_bench.py");
+    assert!(status.success(), "apscheduler_bench.py failed");
+    let raw: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path()).expect("json")).expect("json");
+    raw["precision"]
+        .as_array()
+        .map(|runs| {
+            runs.iter()
+                .filter_map(|run| {
+                    Some((
+                        usize::try_from(run["n"].as_u64()?).ok()?,
+                        run["p50_ms"].as_f64()?,
+                        run["p99_ms"].as_f64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn measure(count: usize, seconds: u64) -> Figures {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("runs.db")).expect("store");
     let jobs: Vec<_> = (0..count)
@@ -173,4 +271,9 @@ async fn measure(count: usize, seconds: u64) {
         ms(c99),
         ms(cmax)
     );
+    Figures {
+        count,
+        handed: (h50, h99),
+        committed: (c50, c99),
+    }
 }

@@ -1,7 +1,7 @@
 //! The Context Registry's storage and search without the protocol: batched `store::log`
 //! throughput and `search::extract` latency at growing sizes, on the shared mixed
-//! Korean/English workload (`tests/bench/mcp/workload.py`). The same figures through MCP and a
-//! Python client are `tests/bench/mcp/registry_scale.py`; the difference is the protocol.
+//! Korean/English workload (`tests/bench/peers/workload.py`). The same figures through MCP and a
+//! Python client are `tests/bench/peers/registry_scale.py`; the difference is the protocol.
 //!
 //! `cargo bench --bench registry_search [-- WORKLOAD.jsonl]`; sizes from
 //! `REGISTRY_BENCH_SIZES` (default `100000,1000000`). Without a workload file it runs
@@ -143,7 +143,7 @@ fn pct(values: &mut [f64], p: f64) -> f64 {
 
 fn generate(dir: &Path, items: usize) -> PathBuf {
     let out = dir.join("workload.jsonl");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bench/mcp/workload.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bench/peers/workload.py");
     let status = Command::new("python3")
         .arg(script)
         .args(["--items", &items.to_string(), "--searches", "200"])

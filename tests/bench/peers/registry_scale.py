@@ -11,7 +11,7 @@
 The messages are workload.py's mixed Korean/English stream with `conversations = size // 200`
 (200 messages a conversation, so batches are real batches). Example:
 
-  target/mcp-venv/bin/python tests/bench/mcp/registry_scale.py \
+  target/mcp-venv/bin/python tests/bench/peers/registry_scale.py \
       --binary target/release/backoffice --sizes 100000,1000000
 """
 from __future__ import annotations
