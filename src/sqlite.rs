@@ -119,6 +119,11 @@ impl Database {
 
 /// Opens the connection and migrates. Migrations are append only: a released one is never
 /// edited.
+///
+/// Several processes may open a new file at the same moment (each MCP client starts its own
+/// server). While one switches the file to WAL or recovers its WAL, SQLite can answer the
+/// others `SQLITE_BUSY` without calling the busy handler, so the whole opening is tried
+/// again until the busy timeout has passed.
 fn open(path: &Path, busy: Duration, migrations: &[&str]) -> Result<Connection, DbError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| DbError::Folder {
@@ -126,6 +131,27 @@ fn open(path: &Path, busy: Duration, migrations: &[&str]) -> Result<Connection, 
             source,
         })?;
     }
+    let deadline = std::time::Instant::now() + busy;
+    loop {
+        match open_once(path, busy, migrations) {
+            Err(DbError::Sqlite { source, .. })
+                if is_busy(&source) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10 + fastrand::u64(0..20)));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn open_once(path: &Path, busy: Duration, migrations: &[&str]) -> Result<Connection, DbError> {
     let wrap = |source| DbError::Sqlite {
         path: path.to_path_buf(),
         source,

@@ -351,3 +351,33 @@ fn serve_refuses_an_mcp_address_that_is_taken() {
         stderr(&output)
     );
 }
+
+/// Every client starts its own server: a dozen opening a new `registry.db` at the same moment
+/// all get it (one switching the file to WAL made the others fail with "database is locked").
+#[test]
+fn a_dozen_servers_opening_a_new_registry_at_once_all_start() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let children: Vec<_> = (0..12)
+            .map(|_| {
+                backoffice(&state)
+                    .arg("mcp")
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn mcp")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("wait");
+            // With no client on stdin, each ends at the handshake: past opening the file.
+            let err = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                err.contains("handshake failed") && !err.contains("database"),
+                "round {round}: {err}"
+            );
+        }
+    }
+}
