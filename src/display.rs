@@ -93,7 +93,12 @@ pub fn one_line(text: &str, limit: usize) -> String {
 /// earlier lines, retitle the window or hide text; each is shown as a visible symbol instead
 /// (ESC as `␛`, carriage return as `␍`), and bidirectional overrides as `�`.
 pub fn terminal(text: &str) -> Cow<'_, str> {
-    replace_chars(text, |c| match c {
+    replace_chars(text, terminal_symbol)
+}
+
+/// What [`terminal`] shows instead of `c`, when it must not reach a terminal as it is.
+fn terminal_symbol(c: char) -> Option<char> {
+    match c {
         '\n' | '\t' => None,
         '\0'..='\x1f' => char::from_u32(0x2400 + c as u32),
         '\x7f' => Some('\u{2421}'),
@@ -101,18 +106,18 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
             Some(char::REPLACEMENT_CHARACTER)
         }
         _ => None,
-    })
+    }
 }
 
 /// A log line made safe for a terminal or a log viewer: as [`terminal`], but ESC stays,
 /// since tracing colours lines with it (and escapes the ESC in values it logs).
 pub fn log_line(text: &str) -> Cow<'_, str> {
-    replace_chars(text, |c| match c {
-        '\n' | '\t' | '\x1b' => None,
-        '\0'..='\x1f' => char::from_u32(0x2400 + c as u32),
-        '\x7f' => Some('\u{2421}'),
-        '\u{80}'..='\u{9f}' => Some(char::REPLACEMENT_CHARACTER),
-        _ => None,
+    replace_chars(text, |c| {
+        if c == '\x1b' {
+            None
+        } else {
+            terminal_symbol(c)
+        }
     })
 }
 

@@ -75,7 +75,11 @@ fn no_secret_reaches_the_disk_the_site_the_log_or_the_terminal() {
         .1;
     let fake = FakeLlm::start();
     fake.set_default(Reply::EchoAuthorization);
-    let url = fake.url();
+    // The endpoint's URL carries a password too, as a proxy in front of a model may need.
+    let url_password = "canary-llm-url-password-7f3a9c1e";
+    let url = fake
+        .url()
+        .replace("http://", &format!("http://bot:{url_password}@"));
     let mut env_with_llm = env.clone();
     env_with_llm.push(("BACKOFFICE_LLM_URL", url.as_str()));
 
@@ -194,6 +198,8 @@ fn no_secret_reaches_the_disk_the_site_the_log_or_the_terminal() {
         registry.iter().any(|hit| hit.contains("registry.db")),
         "the transcript was imported, its token redacted: {registry:?}"
     );
+    let mut canaries = canaries;
+    canaries.push(("BACKOFFICE_LLM_URL's password".into(), url_password.into()));
     let running = leaks(&places, &canaries);
     assert!(running.is_empty(), "while running: {running:#?}");
 

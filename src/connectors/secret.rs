@@ -136,7 +136,10 @@ pub fn register_url(name: &str, url: &str) {
 /// scrubbed. Returns the names of secrets too short to scrub, for a warning.
 pub fn register_env() -> Vec<String> {
     let mut too_short = Vec::new();
-    for (name, value) in std::env::vars() {
+    // `vars()` would panic on a variable that is not Unicode; such a one is no secret of ours.
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    for (name, value) in vars {
         let named = SECRET_VARS.contains(&name.as_str())
             || SECRET_PREFIXES.iter().any(|p| name.starts_with(p));
         let guessed = SECRET_SUFFIXES.iter().any(|s| name.ends_with(s));

@@ -34,7 +34,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-pub use super::hosts::AllowedHosts;
+use super::hosts::AllowedHosts;
 use super::paths::{Target, content_type, resolve};
 
 /// How long a client has to send a request's headers (the first, and each next one on a
@@ -192,7 +192,7 @@ async fn accept_loop(listener: std::net::TcpListener, site: Arc<Site>, stop: Can
 }
 
 /// A response body: a short text, or a file streamed in chunks.
-pub enum SiteBody {
+enum SiteBody {
     Bytes(Option<Bytes>),
     File(std::fs::File),
 }
