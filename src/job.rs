@@ -52,6 +52,11 @@ impl JobId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id's text, shared rather than copied (a run row per firing carries it).
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
 }
 
 impl fmt::Display for JobId {
@@ -137,7 +142,7 @@ pub struct Job {
     pub task: Task,
     /// [`Job::definition_hash`], computed once: deploys compare it for every job.
     #[serde(skip)]
-    pub(crate) hash: OnceLock<String>,
+    pub(crate) hash: OnceLock<Arc<str>>,
 }
 
 impl Job {
@@ -148,9 +153,15 @@ impl Job {
 
     /// A stable hash of the definition (not of the file's bytes: comments do not count).
     pub fn definition_hash(&self) -> &str {
+        self.shared_hash()
+    }
+
+    /// [`Job::definition_hash`], shared rather than copied (a run row per firing carries it).
+    pub fn shared_hash(&self) -> &Arc<str> {
         self.hash.get_or_init(|| {
             let digest = Sha256::digest(self.definition().to_string().as_bytes());
-            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            Arc::from(hex)
         })
     }
 }

@@ -21,11 +21,15 @@ use crate::duration;
 use crate::executors::{self, Context, Outcome};
 use crate::job::{Job, JobId, Overlap};
 use crate::run_error::RunError;
+use crate::store::jobs;
 use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
 
 /// Longest wait between two attempts, whatever the backoff or the server's `Retry-After`.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+/// Run rows claimed per transaction: small enough that the first runs of a large batch start
+/// within milliseconds, large enough that a commit's fixed cost is spread over many rows.
+pub const CLAIM_CHUNK: usize = 1_000;
 /// After the grace period, how long cut-off runs get to record themselves.
 const CUT_OFF_WAIT: Duration = Duration::from_secs(10);
 
@@ -91,7 +95,7 @@ pub struct Runner {
 struct Inner {
     store: Store,
     connectors: Arc<Connectors>,
-    owner: String,
+    owner: Arc<str>,
     jobs: Mutex<HashMap<JobId, Activity>>,
     /// Queued occurrences taken off their job and on their way to start: still "active", so
     /// `wait_idle` does not see a gap between one run and the next.
@@ -106,6 +110,50 @@ enum Decision {
     Queue,
 }
 
+/// The row claiming the first attempt of `occurrence` for the process `owner`, started `now`.
+pub fn claim_row(occurrence: &Occurrence, owner: &Arc<str>, now: DateTime<Utc>) -> NewRun {
+    NewRun {
+        job_id: occurrence.job.id.shared(),
+        trigger: occurrence.trigger,
+        scheduled_for: occurrence.scheduled_for,
+        attempt: 1,
+        status: RunStatus::Running,
+        started_at: Some(now),
+        error: None,
+        commit_id: Some(Arc::clone(&occurrence.commit)),
+        definition_hash: Some(Arc::clone(occurrence.job.shared_hash())),
+        owner: Some(Arc::clone(owner)),
+    }
+}
+
+/// Claims `rows` [`CLAIM_CHUNK`] per transaction and hands each chunk's ids (`None` where
+/// the occurrence was already claimed) to `committed` as soon as the chunk is committed, while
+/// the next chunk is already being written: starting runs and claiming overlap.
+pub async fn claim_in_chunks(
+    store: &Store,
+    rows: Vec<NewRun>,
+    mut committed: impl FnMut(&[Option<i64>]),
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    let mut next_chunk = || {
+        rows.peek()?;
+        let chunk: Vec<NewRun> = rows.by_ref().take(CLAIM_CHUNK).collect();
+        let store = store.clone();
+        Some(tokio::spawn(async move {
+            store.call(move |conn| runs::claim(conn, &chunk)).await
+        }))
+    };
+    let mut claiming = next_chunk();
+    while let Some(chunk) = claiming {
+        let ids = chunk
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))??;
+        claiming = next_chunk();
+        committed(&ids);
+    }
+    Ok(())
+}
+
 impl Runner {
     /// A runner recording its runs in `store` under the process owner token `owner`.
     pub fn new(store: Store, connectors: Arc<Connectors>, owner: String) -> Runner {
@@ -114,7 +162,7 @@ impl Runner {
             inner: Arc::new(Inner {
                 store,
                 connectors,
-                owner,
+                owner: Arc::from(owner),
                 jobs: Mutex::new(HashMap::new()),
                 handing_over: AtomicUsize::new(0),
                 ended: Notify::new(),
@@ -146,9 +194,13 @@ impl Runner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Admits `batch` under each job's overlap rule (`force` admits regardless), records the
-    /// rows in `records` (missed occurrences) and moves `cursors`, all in one transaction, then
-    /// starts what was admitted.
+    /// Admits `batch` under each job's overlap rule (`force` admits regardless), records its
+    /// rows and those in `records` (missed occurrences), starts what was admitted, then moves
+    /// `cursors`.
+    ///
+    /// Rows are claimed [`CLAIM_CHUNK`] at a time, and each chunk's runs start as soon as it
+    /// is committed: when 10,000 jobs fire in the same second the first runs do not wait for
+    /// the last rows.
     pub async fn submit(
         &self,
         batch: Vec<Occurrence>,
@@ -172,30 +224,47 @@ impl Runner {
             row_of.push(Some(rows.len()));
             rows.push(self.new_row(occurrence, 1, occurrence.trigger, status, error, now));
         }
-        let ids = self
-            .inner
-            .store
-            .call(move |conn| runs::claim(conn, &rows, &cursors))
-            .await?;
         let mut admissions = Vec::with_capacity(batch.len());
-        for ((occurrence, decision), row) in batch.into_iter().zip(decisions).zip(row_of) {
-            let id = row.and_then(|index| ids.get(index).copied().flatten());
-            let admission = match (decision, id) {
-                (Decision::Queue, _) => {
-                    let id = occurrence.job.id.clone();
-                    self.lock().entry(id).or_default().queued = Some(occurrence);
-                    Admission::Queued
-                }
-                (Decision::Skip(_), id) => Admission::Skipped(id),
-                (Decision::Start { .. }, None) => Admission::AlreadyClaimed,
-                (Decision::Start { replace }, Some(id)) => {
-                    self.start(occurrence, id, replace);
-                    Admission::Started(id)
-                }
-            };
-            admissions.push(admission);
+        let mut pending = batch.into_iter().zip(decisions).zip(row_of).peekable();
+        let mut claimed: Vec<Option<i64>> = Vec::with_capacity(rows.len());
+        claim_in_chunks(&self.inner.store, rows, |ids| {
+            claimed.extend_from_slice(ids);
+            while let Some(((occurrence, decision), row)) =
+                pending.next_if(|(_, row)| row.is_none_or(|index| index < claimed.len()))
+            {
+                let id = row.and_then(|index| claimed.get(index).copied().flatten());
+                admissions.push(self.admit(occurrence, decision, id));
+            }
+        })
+        .await?;
+        for ((occurrence, decision), row) in pending {
+            let id = row.and_then(|index| claimed.get(index).copied().flatten());
+            admissions.push(self.admit(occurrence, decision, id));
+        }
+        if !cursors.is_empty() {
+            self.inner
+                .store
+                .call(move |conn| jobs::move_cursors(conn, &cursors))
+                .await?;
         }
         Ok(admissions)
+    }
+
+    /// Acts on one admission decision once its row, if it has one, is claimed (`id`).
+    fn admit(&self, occurrence: Occurrence, decision: Decision, id: Option<i64>) -> Admission {
+        match (decision, id) {
+            (Decision::Queue, _) => {
+                let id = occurrence.job.id.clone();
+                self.lock().entry(id).or_default().queued = Some(occurrence);
+                Admission::Queued
+            }
+            (Decision::Skip(_), id) => Admission::Skipped(id),
+            (Decision::Start { .. }, None) => Admission::AlreadyClaimed,
+            (Decision::Start { replace }, Some(id)) => {
+                self.start(occurrence, id, replace);
+                Admission::Started(id)
+            }
+        }
     }
 
     fn decide(&self, batch: &[Occurrence], force: bool) -> Vec<Decision> {
@@ -247,16 +316,11 @@ impl Runner {
         now: DateTime<Utc>,
     ) -> NewRun {
         NewRun {
-            job_id: occurrence.job.id.to_string(),
             trigger,
-            scheduled_for: occurrence.scheduled_for,
             attempt,
             status,
-            started_at: Some(now),
             error,
-            commit_id: Some(occurrence.commit.to_string()),
-            definition_hash: Some(occurrence.job.definition_hash().to_string()),
-            owner: Some(self.inner.owner.clone()),
+            ..claim_row(occurrence, &self.inner.owner, now)
         }
     }
 
@@ -358,7 +422,7 @@ impl Runner {
             let claimed = self
                 .inner
                 .store
-                .call(move |conn| runs::claim(conn, &[row], &[]))
+                .call(move |conn| runs::claim(conn, &[row]))
                 .await;
             match claimed {
                 Ok(ids) => match ids.first().copied().flatten() {
@@ -539,6 +603,56 @@ pub fn retry_delay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn chunked_claims_keep_every_id_in_place_across_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("runs.db")).expect("open");
+        let at = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+        let row = |index: usize| NewRun::bare(&format!("job{index}"), at);
+        // Claimed before (by another process, or by us before a restart), on both sides of a
+        // chunk boundary and in the last chunk.
+        let taken = [CLAIM_CHUNK - 1, CLAIM_CHUNK, 2 * CLAIM_CHUNK + 400];
+        let earlier: Vec<NewRun> = taken.iter().map(|&index| row(index)).collect();
+        store.with(|c| runs::claim(c, &earlier)).expect("earlier");
+        let total = 2 * CLAIM_CHUNK + 500;
+        let mut chunks = Vec::new();
+        let mut ids = Vec::new();
+        claim_in_chunks(&store, (0..total).map(row).collect(), |chunk| {
+            chunks.push(chunk.len());
+            ids.extend_from_slice(chunk);
+        })
+        .await
+        .expect("claim");
+        assert_eq!(chunks, [CLAIM_CHUNK, CLAIM_CHUNK, 500]);
+        for (index, id) in ids.iter().enumerate() {
+            assert_eq!(id.is_none(), taken.contains(&index), "row {index}: {id:?}");
+        }
+        let named: Option<i64> = store
+            .with(|c| {
+                c.query_row("SELECT id FROM runs WHERE job_id = 'job1500'", [], |r| {
+                    r.get(0)
+                })
+            })
+            .ok();
+        assert_eq!(named, ids[1500], "ids belong to their own rows");
+    }
+
+    #[tokio::test]
+    async fn a_failing_chunk_stops_the_claim_with_the_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("runs.db")).expect("open");
+        store
+            .with(|c| c.execute_batch("DROP TABLE runs"))
+            .expect("drop");
+        let row = NewRun::bare("a", Utc::now());
+        let mut called = false;
+        let error = claim_in_chunks(&store, vec![row], |_| called = true)
+            .await
+            .expect_err("no table");
+        assert!(error.to_string().contains("runs.db"), "{error}");
+        assert!(!called);
+    }
 
     #[test]
     fn retry_delay_doubles_with_jitter_and_honours_retry_after() {

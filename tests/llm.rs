@@ -6,7 +6,8 @@ use backoffice::connectors::llm::LlmConfig;
 use backoffice::connectors::{Connectors, Secret};
 use backoffice::runner::{Admission, Occurrence, Runner};
 use backoffice::store::Store;
-use backoffice::store::runs::{self, RunRow, RunStatus, Trigger};
+use backoffice::store::history;
+use backoffice::store::runs::{RunRow, RunStatus, Trigger};
 use chrono::Utc;
 use tempfile::TempDir;
 
@@ -81,7 +82,7 @@ impl Harness {
     fn rows(&self) -> Vec<RunRow> {
         let mut rows = self
             .store
-            .with(|c| runs::recent(c, Some("t"), 50))
+            .with(|c| history::recent(c, Some("t"), 50))
             .expect("rows");
         rows.reverse();
         rows

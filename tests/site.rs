@@ -80,7 +80,7 @@ pub fn record_run(store: &Store, spec: RunSpec<'_>, now: DateTime<Utc>) -> i64 {
         owner: Some("test".into()),
     };
     let id = store
-        .with(|conn| runs::claim(conn, &[claim], &[]))
+        .with(|conn| runs::claim(conn, &[claim]))
         .expect("claim")[0]
         .expect("new run");
     if ends_later {

@@ -15,7 +15,8 @@ use crate::control::{Client, Reply, RunRequest};
 use crate::owner::OwnerLock;
 use crate::runner::{Admission, Occurrence, RunEvent, Runner};
 use crate::store::Store;
-use crate::store::runs::{self, RunStatus, Trigger};
+use crate::store::history;
+use crate::store::runs::{RunRow, RunStatus, Trigger};
 
 pub(super) fn execute(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     match Client::connect(state) {
@@ -83,13 +84,13 @@ fn through_daemon(
     };
     let store = Store::open(&state.join("runs.db"))?;
     let row = store
-        .with(move |conn| runs::get(conn, run_id))?
+        .with(move |conn| history::get(conn, run_id))?
         .ok_or_else(|| CommandError::Message(format!("run #{run_id} is not in the database")))?;
     print_outcome(&row, args.format)?;
     Ok(exit_for(row.status))
 }
 
-fn print_outcome(row: &runs::RunRow, format: Format) -> Result<(), CommandError> {
+fn print_outcome(row: &RunRow, format: Format) -> Result<(), CommandError> {
     match format {
         Format::Json => print_json(row)?,
         Format::Text => {
@@ -174,7 +175,7 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
                 }
             }
         }
-        let row = store.call(move |conn| runs::get(conn, last_id)).await?;
+        let row = store.call(move |conn| history::get(conn, last_id)).await?;
         drop(owner);
         Ok(row)
     })?;

@@ -5,14 +5,15 @@ use std::process::ExitCode;
 
 use super::{CommandError, existing_store, one_line, print_json};
 use crate::cli::{Format, RunsArgs};
-use crate::store::runs::{self, RunRow};
+use crate::store::history;
+use crate::store::runs::RunRow;
 
 pub(super) fn execute(state: &Path, args: &RunsArgs) -> Result<ExitCode, CommandError> {
     let rows = match existing_store(state)? {
         Some(store) => {
             let job = args.job.clone();
             let limit = args.limit;
-            store.with(move |conn| runs::recent(conn, job.as_deref(), limit))?
+            store.with(move |conn| history::recent(conn, job.as_deref(), limit))?
         }
         None => Vec::new(),
     };

@@ -12,8 +12,9 @@ use crate::app::daemon_pid;
 use crate::catalog::{self, SourceContent, SourceFile};
 use crate::cli::{Format, StatusArgs};
 use crate::store::deployments::{self, Deployment, DeploymentOutcome, SyncState};
+use crate::store::history;
 use crate::store::jobs::{self, DeployedRow};
-use crate::store::runs::{self, RunRow};
+use crate::store::runs::RunRow;
 
 #[derive(Serialize)]
 struct Status {
@@ -59,7 +60,7 @@ pub(super) fn execute(state: &Path, args: &StatusArgs) -> Result<ExitCode, Comma
         Ok((
             deployments::sync_state(conn)?,
             jobs::all(conn)?,
-            runs::latest_per_job(conn)?,
+            history::latest_per_job(conn)?,
             deployments::recent(conn, 50)?,
         ))
     })?;

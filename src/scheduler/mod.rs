@@ -465,7 +465,7 @@ pub fn due(
     (plan, new_cursor, next)
 }
 
-fn missed_rows(job: &Job, commit: &str, plan: &DuePlan) -> Vec<NewRun> {
+fn missed_rows(job: &Job, commit: &Arc<str>, plan: &DuePlan) -> Vec<NewRun> {
     let total = plan.missed.len();
     let skip = total.saturating_sub(MAX_MISSED_ROWS);
     let policy = match job.catchup {
@@ -489,15 +489,15 @@ fn missed_rows(job: &Job, commit: &str, plan: &DuePlan) -> Vec<NewRun> {
                 ));
             }
             NewRun {
-                job_id: job.id.to_string(),
+                job_id: job.id.shared(),
                 trigger: Trigger::Schedule,
                 scheduled_for: *at,
                 attempt: 1,
                 status: RunStatus::Missed,
                 started_at: None,
                 error: Some(error),
-                commit_id: Some(commit.to_string()),
-                definition_hash: Some(job.definition_hash().to_string()),
+                commit_id: Some(Arc::clone(commit)),
+                definition_hash: Some(Arc::clone(job.shared_hash())),
                 owner: None,
             }
         })
@@ -610,7 +610,7 @@ mod tests {
         assert!(plan.uncounted);
         assert_eq!(cursor, at("2026-11-25T00:00:00Z"));
         assert_eq!(next, Some(at("2026-11-25T00:00:01Z")));
-        let rows = missed_rows(&job, "c", &plan);
+        let rows = missed_rows(&job, &Arc::from("c"), &plan);
         assert_eq!(rows.len(), MAX_MISSED_ROWS);
         assert!(
             rows[0]

@@ -12,8 +12,9 @@ use crate::job::Job;
 use crate::schedule::Schedule;
 use crate::store::SqlResult;
 use crate::store::deployments::{self, Deployment, SyncState};
+use crate::store::history::{self, Outcomes};
 use crate::store::jobs::{self, DeployedRow};
-use crate::store::runs::{self, Outcomes, RunRow};
+use crate::store::runs::RunRow;
 
 /// How many durations the sparkline and the chart show.
 pub const DURATIONS: usize = 40;
@@ -106,7 +107,7 @@ impl Snapshot {
 
     /// Re-reads the last day's outcomes of every job.
     pub fn refresh_last_day(&mut self, conn: &Connection, now: DateTime<Utc>) -> SqlResult<()> {
-        self.last_day = runs::outcomes_since(conn, now - Duration::days(1))?;
+        self.last_day = history::outcomes_since(conn, now - Duration::days(1))?;
         Ok(())
     }
 
@@ -159,12 +160,12 @@ fn summarize(
         .map(|(_, days)| now - Duration::days(*days))
         .collect();
     Ok(JobSummary {
-        last: runs::recent(conn, Some(&row.id), 1)?
+        last: history::recent(conn, Some(&row.id), 1)?
             .into_iter()
             .next()
             .map(Box::new),
-        windows: runs::job_outcomes_since(conn, &row.id, &since)?,
-        durations: runs::recent_durations(conn, &row.id, DURATIONS)?,
+        windows: history::job_outcomes_since(conn, &row.id, &since)?,
+        durations: history::recent_durations(conn, &row.id, DURATIONS)?,
         job,
         row,
     })

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::store::{jobs, runs};
+use crate::store::{history, jobs, runs};
 use data::{JobSummary, Snapshot};
 use render::{RenderError, Renderer};
 use views::PAGE_SIZE;
@@ -238,7 +238,7 @@ impl Site {
                 out.page(&path, "jobs", &page)?;
             }
         }
-        let failures = runs::recent_failures(conn, 50)?;
+        let failures = history::recent_failures(conn, 50)?;
         let feed = views::feed(&self.snapshot, &failures, now);
         out.page("feed.xml", "feed", &feed)?;
         Ok(())
@@ -263,8 +263,8 @@ impl Site {
             return Ok(());
         };
         let definition = jobs::source(conn, id)?.unwrap_or_default();
-        let total = runs::job_run_count(conn, id, None)?;
-        let newest = runs::recent(conn, Some(id), PAGE_SIZE as usize)?;
+        let total = history::job_run_count(conn, id, None)?;
+        let newest = history::recent(conn, Some(id), PAGE_SIZE as usize)?;
         let page = views::job_page(&summary, &definition, &newest, total, None, now);
         self.write_run_pages(&summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
@@ -287,11 +287,12 @@ impl Site {
             archive_pages.extend(1..=total.div_ceil(PAGE_SIZE));
         }
         for run in run_ids {
-            let position = runs::job_run_count(conn, id, Some(*run))?;
+            let position = history::job_run_count(conn, id, Some(*run))?;
             archive_pages.insert(position.div_ceil(PAGE_SIZE).max(1));
         }
         for number in archive_pages {
-            let rows = runs::job_runs_oldest_first(conn, id, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
+            let rows =
+                history::job_runs_oldest_first(conn, id, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
             let mut newest_first = rows;
             newest_first.reverse();
             let page = views::job_page(

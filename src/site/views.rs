@@ -12,7 +12,8 @@ use super::words;
 use crate::display::{duration_ms, one_line, relative, short, size};
 use crate::registry::stats::RegistryStats;
 use crate::store::deployments::Deployment;
-use crate::store::runs::{Outcomes, RunRow, RunStatus};
+use crate::store::history::Outcomes;
+use crate::store::runs::{RunRow, RunStatus};
 
 /// Failing jobs listed on the dashboard; the jobs table has the rest.
 const FAILING_SHOWN: usize = 20;

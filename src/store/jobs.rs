@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::SqlResult;
 use super::time::{from_db, to_db};
+use crate::job::JobId;
 use crate::job_file::FileError;
 
 /// One deployed job as stored.
@@ -108,4 +109,49 @@ pub(super) fn replace(tx: &Transaction<'_>, rows: &[DeployedRow]) -> SqlResult<(
         [],
     )?;
     Ok(())
+}
+
+/// Moves each job's cursor forward to the given occurrence (never back), in one transaction.
+///
+/// Written after the claims, not with them: a cursor behind the claims after a crash only
+/// makes the next start look at occurrences again, and each of those is already claimed
+/// (its row's uniqueness turns the second claim away), so nothing runs twice.
+pub fn move_cursors(conn: &mut Connection, cursors: &[(JobId, DateTime<Utc>)]) -> SqlResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut update = tx.prepare_cached(
+            "UPDATE deployed_jobs SET cursor = max(coalesce(cursor, 0), ?2) WHERE id = ?1",
+        )?;
+        for (job, at) in cursors {
+            update.execute(params![job.as_str(), to_db(*at)])?;
+        }
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_only_move_forward() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::store::Store::open(&dir.path().join("runs.db")).expect("open");
+        let job = crate::job::JobId::new("a").expect("id");
+        store
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO deployed_jobs (id, file, source, definition_hash, commit_id, deployed_at, cursor) \
+                     VALUES ('a', 'jobs/a.toml', '', 'h', 'c', 0, 50)",
+                    [],
+                )?;
+                move_cursors(c, &[(job.clone(), crate::store::time::from_db(40))])?;
+                let back: i64 = c.query_row("SELECT cursor FROM deployed_jobs", [], |r| r.get(0))?;
+                move_cursors(c, &[(job.clone(), crate::store::time::from_db(70))])?;
+                let forward: i64 = c.query_row("SELECT cursor FROM deployed_jobs", [], |r| r.get(0))?;
+                assert_eq!((back, forward), (50, 70));
+                Ok(())
+            })
+            .expect("cursors");
+    }
 }

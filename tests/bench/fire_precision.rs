@@ -4,8 +4,8 @@
 //! `target/bench-venv` or `BENCH_PEER_PYTHON`), printed side by side.
 //!
 //! The production scheduler loop drives a dispatcher that does the runner's bookkeeping for
-//! real: it claims every due occurrence in `runs.db` (one row each, cursors moved, one
-//! transaction per wake) but starts no executor, so the figures are the scheduler's and the
+//! real: it claims every due occurrence in `runs.db` (one row each, a chunk per transaction,
+//! then the cursors moved, then every run marked finished) but starts no executor, so the figures are the scheduler's and the
 //! store's, not a model's. Two latenesses per firing: when the scheduler handed it over, and
 //! when its row was committed.
 
@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
 use backoffice::job::JobId;
-use backoffice::runner::{Admission, Occurrence};
+use backoffice::runner::{Admission, Occurrence, claim_in_chunks, claim_row};
 use backoffice::scheduler::{Clock, Deployed, Dispatch, Scheduler};
+use backoffice::store::jobs;
 use backoffice::store::jobs::DeployedRow;
-use backoffice::store::runs::{self, NewRun, RunStatus};
+use backoffice::store::runs::{self, NewRun, RunFinish, RunStatus};
 use backoffice::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use common::{ms, percentiles};
@@ -46,32 +47,52 @@ impl Dispatch for Claimer {
         async move {
             let mut rows = records;
             let scheduled: Vec<DateTime<Utc>> = batch.iter().map(|o| o.scheduled_for).collect();
-            rows.extend(batch.iter().map(|o| NewRun {
-                job_id: o.job.id.to_string(),
-                trigger: o.trigger,
-                scheduled_for: o.scheduled_for,
-                attempt: 1,
-                status: RunStatus::Running,
-                started_at: Some(handed_at),
-                error: None,
-                commit_id: Some(o.commit.to_string()),
-                definition_hash: None,
-                owner: Some("bench".into()),
-            }));
-            let ids = this
-                .store
-                .call(move |c| runs::claim(c, &rows, &cursors))
+            let owner: Arc<str> = Arc::from("bench");
+            rows.extend(batch.iter().map(|o| claim_row(o, &owner, handed_at)));
+            // As the runner does: a chunk per transaction, each firing's row committed with
+            // its chunk, the cursors moved after the last.
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut committed = Vec::with_capacity(rows.len());
+            claim_in_chunks(&this.store, rows, |chunk| {
+                ids.extend_from_slice(chunk);
+                committed.resize(ids.len(), Utc::now());
+            })
+            .await?;
+            this.store
+                .call(move |c| jobs::move_cursors(c, &cursors))
                 .await?;
-            let committed_at = Utc::now();
             let late = |at: DateTime<Utc>, s: DateTime<Utc>| (at - s).to_std().unwrap_or_default();
             this.handed
                 .lock()
                 .expect("lock")
                 .extend(scheduled.iter().map(|s| late(handed_at, *s)));
-            this.committed
-                .lock()
-                .expect("lock")
-                .extend(scheduled.iter().map(|s| late(committed_at, *s)));
+            this.committed.lock().expect("lock").extend(
+                scheduled
+                    .iter()
+                    .zip(&committed[committed.len() - scheduled.len()..])
+                    .map(|(s, at)| late(*at, *s)),
+            );
+            // Each run ends before its job's next firing, as a per-second job's must: the
+            // rows leave the running index and enter the finished ones, as in production.
+            let finished: Vec<i64> = ids.iter().flatten().copied().collect();
+            this.store
+                .call(move |c| {
+                    let tx = c.transaction()?;
+                    let end = RunFinish {
+                        status: RunStatus::Succeeded,
+                        finished_at: Utc::now(),
+                        error: None,
+                        result: None,
+                        links: Vec::new(),
+                        prompt_tokens: None,
+                        completion_tokens: None,
+                    };
+                    for id in finished {
+                        runs::finish(&tx, id, &end)?;
+                    }
+                    tx.commit()
+                })
+                .await?;
             Ok(ids
                 .iter()
                 .map(|id| Admission::Started(id.unwrap_or_default()))

@@ -156,7 +156,7 @@ fn fill(dir: &Path, jobs: usize, total_runs: usize) -> Store {
 fn one_run(store: &Store, job: &str) -> i64 {
     let now = Utc::now();
     let claim = NewRun {
-        job_id: job.to_string(),
+        job_id: job.into(),
         trigger: Trigger::Manual,
         scheduled_for: now,
         attempt: 1,
@@ -168,7 +168,7 @@ fn one_run(store: &Store, job: &str) -> i64 {
         owner: None,
     };
     let id = store
-        .with(|conn| runs::claim(conn, &[claim], &[]))
+        .with(|conn| runs::claim(conn, &[claim]))
         .expect("claim")[0]
         .expect("id");
     let end = RunFinish {
