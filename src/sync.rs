@@ -104,6 +104,8 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
     Ok(CommitJobs { catalog, texts })
 }
 
+/// A deployed job as the syncer keeps it. The row's `source` is left empty: the text lives in
+/// `runs.db` (and in git), and is read back on the rare deploy that keeps a last good version.
 struct DeployedJob {
     job: Arc<Job>,
     row: DeployedRow,
@@ -184,11 +186,11 @@ impl Syncer {
     pub fn load_deployed(&mut self) -> Result<Vec<Deployed>, SyncError> {
         let rows = self.store.with(|conn| jobs::all(conn))?;
         self.deployed.clear();
-        for row in rows {
+        for mut row in rows {
             let parsed = catalog::load_file(&SourceFile {
                 path: row.file.clone(),
                 id: row.id.clone(),
-                content: SourceContent::Text(row.source.clone()),
+                content: SourceContent::Text(std::mem::take(&mut row.source)),
             });
             match parsed {
                 Ok(job) => {
@@ -206,11 +208,17 @@ impl Syncer {
     }
 
     fn scheduler_set(&self) -> Vec<Deployed> {
+        // Most jobs share a handful of commits: one shared text each, not one per job.
+        let mut commits: HashMap<&str, Arc<str>> = HashMap::new();
         self.deployed
             .values()
             .map(|d| Deployed {
                 job: Arc::clone(&d.job),
-                commit: Arc::from(d.row.commit_id.as_str()),
+                commit: Arc::clone(
+                    commits
+                        .entry(d.row.commit_id.as_str())
+                        .or_insert_with(|| Arc::from(d.row.commit_id.as_str())),
+                ),
                 cursor: d.row.cursor,
             })
             .collect()
@@ -330,6 +338,10 @@ impl Syncer {
         let label = self.label.clone();
         let held = plan.held;
         let stored = self.store.with(move |conn| {
+            // A kept job stays at its last good version, whose text only the database holds.
+            for row in rows.iter_mut().filter(|row| row.invalid_commit.is_some()) {
+                row.source = jobs::source(conn, &row.id)?.unwrap_or_default();
+            }
             deployments::record(conn, &label, &deployment, &rows)?;
             if held {
                 Ok(Vec::new())
@@ -343,6 +355,10 @@ impl Syncer {
                 .filter_map(|row| {
                     let id = JobId::new(&row.id).ok()?;
                     let job = next.remove(&id)?;
+                    let row = DeployedRow {
+                        source: String::new(),
+                        ..row
+                    };
                     Some((id, DeployedJob { job, row }))
                 })
                 .collect();

@@ -160,6 +160,14 @@ fn an_invalid_file_keeps_its_last_good_version_and_never_stops_the_others() {
     let errors = status["applied"]["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 2, "{errors:?}");
 
+    // Kept again by the next deploy: the last good text comes back from the database.
+    repo.write("jobs/b.toml", &job("B", "0 11 * * *", ""));
+    let still_broken = repo.commit("move b again, a still broken");
+    assert!(daemon.wait_applied(&still_broken), "{}", daemon.log_text());
+    let status = daemon.status();
+    assert_eq!(schedule_of(&status, "a").as_deref(), Some("0 7 * * *"));
+    assert_eq!(schedule_of(&status, "b").as_deref(), Some("0 11 * * *"));
+
     // Fixing the file clears the mark.
     repo.write("jobs/a.toml", &job("A", "0 6 * * *", ""));
     repo.remove("jobs/new.toml");

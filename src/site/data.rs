@@ -90,11 +90,16 @@ impl Snapshot {
     pub fn load(conn: &Connection, now: DateTime<Utc>) -> SqlResult<Snapshot> {
         let mut snapshot = Snapshot::default();
         snapshot.refresh_sync(conn, now)?;
-        for mut row in jobs::all(conn)? {
-            let facts = facts_of(&mut row);
-            let summary = summarize(conn, row, facts, now)?;
-            snapshot.jobs.insert(summary.row.id.clone(), summary);
-        }
+        // Collected from rows already in id order, the map is built full, not grown by
+        // insertion into half-empty nodes.
+        snapshot.jobs = jobs::all(conn)?
+            .into_iter()
+            .map(|mut row| {
+                let facts = facts_of(&mut row);
+                let summary = summarize(conn, row, facts, now)?;
+                Ok((summary.row.id.clone(), summary))
+            })
+            .collect::<SqlResult<_>>()?;
         Ok(snapshot)
     }
 

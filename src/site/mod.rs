@@ -64,8 +64,6 @@ pub struct Site {
     renderer: Renderer,
     writer: Writer,
     snapshot: Snapshot,
-    /// Each job's row in the tables, as last computed.
-    rows: BTreeMap<String, views::JobRow>,
     /// When every job's figures were last read.
     loaded_at: Option<DateTime<Utc>>,
     registry_db: PathBuf,
@@ -82,7 +80,6 @@ impl Site {
             renderer: Renderer::new(templates)?,
             writer: Writer::new(dir),
             snapshot: Snapshot::default(),
-            rows: BTreeMap::new(),
             loaded_at: None,
             registry_db: registry_db.to_path_buf(),
         })
@@ -193,30 +190,28 @@ impl Site {
         }
     }
 
-    /// Dashboard, jobs table, `status.json` and the feed. With `only`, the rows of those jobs
-    /// are fresh (their pages were just written) and just the table pages holding them are
-    /// rewritten; otherwise every row is recomputed, which the once-a-minute refresh does to
-    /// bring relative times up to date.
+    /// Dashboard, jobs table, `status.json` and the feed. With `only`, just the table pages
+    /// holding those jobs are rewritten; otherwise every page is, which the once-a-minute
+    /// refresh does to bring relative times up to date. The rows are computed for the
+    /// occasion and dropped after: kept, they were a kilobyte a job for the daemon's life.
     fn write_overview(
         &mut self,
         conn: &Connection,
         now: DateTime<Utc>,
         only: Option<&BTreeSet<String>>,
     ) -> Result<(), SiteError> {
-        if only.is_none() {
-            self.rows = self
-                .snapshot
-                .jobs
-                .iter()
-                .map(|(id, s)| (id.clone(), views::job_row(s, now)))
-                .collect();
-        }
+        let rows: Vec<views::JobRow> = self
+            .snapshot
+            .jobs
+            .values()
+            .map(|summary| views::job_row(summary, now))
+            .collect();
         let registry = self.registry(now);
         let mut out = Output {
             renderer: &self.renderer,
             writer: &mut self.writer,
         };
-        let rows: Vec<&views::JobRow> = self.rows.values().collect();
+        let rows: Vec<&views::JobRow> = rows.iter().collect();
         let dashboard = views::dashboard(&self.snapshot, &rows, registry, now);
         out.page("index.html", "dashboard", &dashboard)?;
         out.json(
@@ -268,7 +263,6 @@ impl Site {
         let page = views::job_page(&summary, &definition, &newest, total, None, now);
         self.write_run_pages(&summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
-        self.rows.insert(id.to_string(), page.job.clone());
         self.json(
             &format!("jobs/{id}.json"),
             &JobJson {
