@@ -52,7 +52,6 @@ pub struct FileCache {
 struct CachedFile {
     blob: Oid,
     outcome: FileOutcome,
-    text: Option<String>,
 }
 
 /// The jobs of one commit, and each valid job's file text.
@@ -62,16 +61,25 @@ pub struct CommitJobs {
 }
 
 /// Reads and validates every job file of commit `oid`.
+///
+/// The cache keeps outcomes, not file texts: the texts of valid jobs are read from git again
+/// for each deploy (a blob lookup each), rather than held in memory between deploys.
 pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<CommitJobs, RepoError> {
     let files = repo.job_files(oid)?;
     let mut seen = HashMap::with_capacity(files.len());
+    let mut texts = HashMap::new();
     for file in &files {
         seen.insert(file.path.clone(), ());
-        if cache
+        if let Some(cached) = cache
             .files
             .get(&file.path)
-            .is_some_and(|c| c.blob == file.blob && !file.is_symlink)
+            .filter(|c| c.blob == file.blob && !file.is_symlink)
         {
+            if let Ok(job) = &cached.outcome
+                && let SourceContent::Text(text) = repo.read(file)?
+            {
+                texts.insert(job.id.clone(), text);
+            }
             continue;
         }
         let content = repo.read(file)?;
@@ -84,22 +92,18 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
             id: file.id.clone(),
             content,
         });
+        if let (Ok(job), Some(text)) = (&outcome, text) {
+            texts.insert(job.id.clone(), text);
+        }
         cache.files.insert(
             file.path.clone(),
             CachedFile {
                 blob: file.blob,
                 outcome,
-                text,
             },
         );
     }
     cache.files.retain(|path, _| seen.contains_key(path));
-    let mut texts = HashMap::new();
-    for cached in cache.files.values() {
-        if let (Ok(job), Some(text)) = (&cached.outcome, &cached.text) {
-            texts.insert(job.id.clone(), text.clone());
-        }
-    }
     let catalog = catalog::assemble(cache.files.values().map(|c| c.outcome.clone()));
     Ok(CommitJobs { catalog, texts })
 }

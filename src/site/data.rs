@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
 use crate::catalog::{self, SourceContent, SourceFile};
+use crate::display::one_line;
 use crate::job::Job;
 use crate::schedule::Schedule;
 use crate::store::SqlResult;
@@ -16,6 +17,8 @@ use crate::store::history::{self, Outcomes};
 use crate::store::jobs::{self, DeployedRow};
 use crate::store::runs::RunRow;
 
+/// How much of the latest run's error the jobs table shows.
+pub const LAST_ERROR_CHARS: usize = 160;
 /// How many durations the sparkline and the chart show.
 pub const DURATIONS: usize = 40;
 /// How many deployments the deployments page lists.
@@ -32,6 +35,8 @@ pub struct JobSummary {
     /// What the pages show of the deployed definition; `None` only if the stored text no
     /// longer parses (a newer version of backoffice wrote it).
     pub job: Option<JobFacts>,
+    /// The latest run, as the tables show it: no result or links, the error's first line
+    /// cut to [`LAST_ERROR_CHARS`]. A model's answer can be kilobytes, held per job.
     pub last: Option<Box<RunRow>>,
     /// Outcomes in each of [`WINDOWS`].
     pub windows: Vec<Outcomes>,
@@ -168,10 +173,86 @@ fn summarize(
         last: history::recent(conn, Some(&row.id), 1)?
             .into_iter()
             .next()
-            .map(Box::new),
+            .map(|run| {
+                Box::new(RunRow {
+                    error: run.error.as_deref().map(|e| one_line(e, LAST_ERROR_CHARS)),
+                    result: None,
+                    links: Vec::new(),
+                    ..run
+                })
+            }),
         windows: history::job_outcomes_since(conn, &row.id, &since)?,
         durations: history::recent_durations(conn, &row.id, DURATIONS)?,
         job,
         row,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::runs::{self, NewRun, RunFinish, RunStatus};
+    use crate::store::{Store, deployments};
+
+    #[test]
+    fn the_snapshot_keeps_the_latest_run_without_its_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("runs.db")).expect("open");
+        let now = Utc::now();
+        let row = DeployedRow {
+            id: "a".into(),
+            file: "jobs/a.toml".into(),
+            source: String::new(),
+            definition_hash: "h".into(),
+            commit_id: "c".into(),
+            deployed_at: now,
+            invalid_errors: Vec::new(),
+            invalid_commit: None,
+            cursor: None,
+        };
+        let deployment = Deployment {
+            id: 0,
+            commit_id: "c".into(),
+            author: "a".into(),
+            message: "m".into(),
+            committed_at: now,
+            deployed_at: now,
+            outcome: deployments::DeploymentOutcome::Applied,
+            added: vec!["a".into()],
+            changed: vec![],
+            removed: vec![],
+            errors: vec![],
+        };
+        let error = format!("{}\nsecond line", "x".repeat(500));
+        store
+            .with(|c| {
+                deployments::record(c, "test", &deployment, &[row])?;
+                let id = runs::claim(c, &[NewRun::bare("a", now)])?[0].expect("claimed");
+                runs::finish(
+                    c,
+                    id,
+                    &RunFinish {
+                        status: RunStatus::Failed,
+                        finished_at: now,
+                        error: Some(error.clone()),
+                        result: Some("a long answer ".repeat(1_000)),
+                        links: vec!["https://example.com/".into()],
+                        prompt_tokens: None,
+                        completion_tokens: None,
+                    },
+                )
+            })
+            .expect("history");
+        let snapshot = store.with(|c| Snapshot::load(c, now)).expect("snapshot");
+        let last = snapshot.jobs["a"].last.as_ref().expect("last run");
+        assert_eq!(last.status, RunStatus::Failed);
+        assert_eq!(last.result, None);
+        assert!(last.links.is_empty());
+        let kept = last.error.as_deref().expect("error");
+        assert_eq!(kept, one_line(&error, LAST_ERROR_CHARS));
+        assert_eq!(
+            one_line(kept, LAST_ERROR_CHARS),
+            one_line(&error, LAST_ERROR_CHARS)
+        );
+    }
 }
