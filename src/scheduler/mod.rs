@@ -3,9 +3,11 @@
 //! suspended laptop is noticed within a minute), or until a deploy or a "run now" arrives. It
 //! never polls.
 //!
-//! Each job carries a cursor, the last occurrence handled, persisted with every claim. On each
-//! wake the occurrences between cursor and now are due; those older than [`ON_TIME`] came due
-//! while we were not running (or asleep) and go through the job's `catchup` rule.
+//! Each job carries a cursor, the last occurrence handled, persisted right after each claim
+//! (a cursor left behind by a crash only makes occurrences be looked at again; their run
+//! rows' uniqueness keeps each from running twice). On each wake the occurrences between
+//! cursor and now are due; those older than [`ON_TIME`] came due while we were not running
+//! (or asleep) and go through the job's `catchup` rule.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
