@@ -18,7 +18,7 @@ use crate::store::jobs::{self, DeployedRow};
 use crate::store::runs::RunRow;
 
 /// How much of the latest run's error the jobs table shows.
-pub const LAST_ERROR_CHARS: usize = 160;
+const LAST_ERROR_CHARS: usize = 160;
 /// How many durations the sparkline and the chart show.
 pub const DURATIONS: usize = 40;
 /// How many deployments the deployments page lists.

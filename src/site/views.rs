@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::data::{JobSummary, LAST_ERROR_CHARS, Snapshot, WINDOWS};
+use super::data::{JobSummary, Snapshot, WINDOWS};
 use super::svg::{self, Bar};
 use super::words;
 use crate::display::{duration_ms, one_line, relative, short, size};
@@ -556,11 +556,8 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
                 now,
             )
         }),
-        last_error: summary
-            .last
-            .as_ref()
-            .and_then(|r| r.error.as_deref())
-            .map(|e| one_line(e, LAST_ERROR_CHARS)),
+        // Already cut to its first line by the snapshot.
+        last_error: summary.last.as_ref().and_then(|r| r.error.clone()),
         rates,
         sparkline: svg::sparkline(&oldest_first),
         file: row.file.clone(),
