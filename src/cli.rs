@@ -67,6 +67,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run a job now, through the running daemon or in this process.
     Run(RunArgs),
+    /// Try a briefing job without publishing (`--dry-run`), or regenerate a past run's
+    /// briefing from its stored items with today's prompt and model (`--replay RUN`).
+    Briefing(BriefingArgs),
     /// Recent runs, newest first.
     Runs(RunsArgs),
     /// Next fire times.
@@ -190,6 +193,25 @@ pub struct RunArgs {
     /// when no daemon is running.
     #[arg(long)]
     pub wait: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BriefingArgs {
+    /// Job id of a briefing job (`orchestrator = "briefing"`).
+    pub job: String,
+    /// Collect and summarise now; print the briefing, publish nothing, write no ledger.
+    #[arg(long, required_unless_present = "replay")]
+    pub dry_run: bool,
+    /// Regenerate run RUN's briefing from the items stored with it, calling no source API.
+    #[arg(long, value_name = "RUN", conflicts_with = "dry_run")]
+    pub replay: Option<i64>,
+    /// Use this model instead of the job's.
+    #[arg(long)]
+    pub model: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::briefing::spec::BriefingTask;
 use crate::duration;
 use crate::schedule::Schedule;
 
@@ -108,6 +109,9 @@ pub struct LlmTask {
 pub enum Task {
     /// `kind = "agent"`, `orchestrator = "llm"`.
     Llm(LlmTask),
+    /// `kind = "agent"`, `orchestrator = "briefing"`: boxed, it is several times an LLM
+    /// task's size and most jobs are not briefings.
+    Briefing(Box<BriefingTask>),
 }
 
 impl Task {
@@ -115,6 +119,7 @@ impl Task {
     pub fn label(&self) -> &'static str {
         match self {
             Task::Llm(_) => "agent/llm",
+            Task::Briefing(_) => "agent/briefing",
         }
     }
 }

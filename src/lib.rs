@@ -15,7 +15,8 @@
 //!   records the deployment.
 //! * [`scheduler`] fires due occurrences; [`runner`] applies overlap, timeout and retries and
 //!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs), whose
-//!   [`connectors::secret`] scrubs every known secret from what comes back.
+//!   [`connectors::secret`] scrubs every known secret from what comes back. [`briefing`] is
+//!   the Daily Briefing executor's pipeline (sources → model → Notion page).
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`site`] writes the read-only status site into `state/site/` and serves it.
@@ -45,6 +46,7 @@ pub mod template;
 pub mod reconcile;
 pub mod sync;
 
+pub mod briefing;
 pub mod connectors;
 pub mod executors;
 pub mod run_error;

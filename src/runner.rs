@@ -370,6 +370,8 @@ impl Runner {
                 scheduled_for: occurrence.scheduled_for,
                 started_at,
                 connectors: Arc::clone(&self.inner.connectors),
+                store: self.inner.store.clone(),
+                run_id,
             };
             let result = tokio::select! {
                 result = tokio::time::timeout(job.timeout, executors::execute(&context)) => match result {

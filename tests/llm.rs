@@ -2,7 +2,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
+use backoffice::connectors::gmail::GmailConfig;
 use backoffice::connectors::llm::LlmConfig;
+use backoffice::connectors::notion::NotionConfig;
+use backoffice::connectors::slack::SlackConfig;
 use backoffice::connectors::{Connectors, Secret};
 use backoffice::runner::{Admission, Occurrence, Runner};
 use backoffice::store::Store;
@@ -33,6 +36,9 @@ fn harness(base_url: &str, api_key: Option<&str>) -> Harness {
             api_key: api_key.map(|key| Secret::new("BACKOFFICE_LLM_API_KEY", key)),
             default_model: "llama3.1:8b".into(),
         },
+        notion: NotionConfig::from_env(),
+        slack: SlackConfig::from_env(),
+        gmail: GmailConfig::from_env(),
     };
     let runner = Runner::new(store.clone(), Arc::new(connectors), "test-owner".into());
     Harness {

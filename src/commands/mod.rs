@@ -14,6 +14,7 @@ macro_rules! say {
     };
 }
 
+mod briefing;
 mod check;
 mod connect;
 mod mcp;
@@ -99,6 +100,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Check(args) => check::execute(&args),
         Command::Plan(args) => plan::execute(&state, &args),
         Command::Run(args) => run::execute(&state, &args),
+        Command::Briefing(args) => briefing::execute(&state, &args),
         Command::Runs(args) => runs::execute(&state, &args),
         Command::Next(args) => next::execute(&state, &args),
         Command::Status(args) => status::execute(&state, &args),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{Secret, excerpt, read_body, redact_url};
+use super::{Secret, call, excerpt, read_body, redact_url};
 use crate::run_error::RunError;
 
 /// Ollama's OpenAI-compatible endpoint on its default port.
@@ -58,6 +58,10 @@ pub struct ChatRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     pub stream: bool,
+    /// `{"type": "json_schema", "json_schema": {...}}`: the nested OpenAI form, which both
+    /// Ollama and llama.cpp's server apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 /// The answer and what it cost.
@@ -126,16 +130,11 @@ pub async fn complete(
         .await
         .map_err(|error| unreachable(&shown, &error))?;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = call::retry_after(response.headers());
     let body = read_body(response).await.map_err(|error| {
         RunError::retryable(format!(
             "the LLM server at {shown} dropped the connection while answering: {}",
-            describe_reqwest(&error)
+            call::describe(&error)
         ))
     })?;
     if !status.is_success() {
@@ -183,25 +182,8 @@ fn unreachable(shown: &str, error: &reqwest::Error) -> RunError {
     };
     RunError::retryable(format!(
         "cannot reach the LLM server at {shown}: {}{hint}",
-        describe_reqwest(error)
+        call::describe(error)
     ))
-}
-
-/// reqwest's own message plus the root cause ("connection refused"), without the URL (which
-/// we print ourselves, redacted).
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let root = cause.to_string();
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        format!("connection failed: {root}")
-    } else {
-        root
-    }
 }
 
 fn http_error(
@@ -236,5 +218,74 @@ fn http_error(
         _ => RunError::permanent(format!(
             "the LLM server at {shown} rejected the request (HTTP {code}): {detail}"
         )),
+    }
+}
+
+/// Where a context size came from, for the run record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextSource {
+    /// llama.cpp's `GET /props` (`default_generation_settings.n_ctx`).
+    LlamaCpp,
+    /// Ollama's `GET /api/ps` for the loaded model (`context_length`).
+    Ollama,
+}
+
+/// How long asking for the context size may take: it is a hint, never worth a slow run.
+const CONTEXT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The context size the server actually allocated for `model`, when it says. The
+/// OpenAI-compatible endpoint cannot set it and Ollama cuts longer prompts silently, so the
+/// briefing budgets against this rather than the model's advertised size.
+pub async fn context_size(
+    http: &reqwest::Client,
+    config: &LlmConfig,
+    model: &str,
+) -> Option<(u32, ContextSource)> {
+    let root = config.base_url.trim_end_matches("/v1");
+    let fetch = |path: &'static str| {
+        let url = format!("{root}{path}");
+        async move {
+            let response = http
+                .get(url)
+                .timeout(CONTEXT_PROBE_TIMEOUT)
+                .send()
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let body = read_body(response).await.ok()?;
+            serde_json::from_str::<serde_json::Value>(&body).ok()
+        }
+    };
+    if let Some(props) = fetch("/props").await
+        && let Some(n) = props["default_generation_settings"]["n_ctx"].as_u64()
+    {
+        return u32::try_from(n).ok().map(|n| (n, ContextSource::LlamaCpp));
+    }
+    let ps = fetch("/api/ps").await?;
+    let wanted = normalise_model(model);
+    ps["models"]
+        .as_array()?
+        .iter()
+        .find(|m| {
+            m["name"]
+                .as_str()
+                .or(m["model"].as_str())
+                .map(normalise_model)
+                == Some(wanted.clone())
+        })
+        .and_then(|m| m["context_length"].as_u64())
+        .and_then(|n| u32::try_from(n).ok())
+        .map(|n| (n, ContextSource::Ollama))
+}
+
+/// `llama3.1` and `llama3.1:latest` are one model to Ollama.
+fn normalise_model(name: &str) -> String {
+    if name.contains(':') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
     }
 }

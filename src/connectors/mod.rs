@@ -2,8 +2,12 @@
 //! point them at local fakes. Secrets come from the environment and are only ever put in
 //! request headers; whatever a server sends back is scrubbed of them ([`secret::scrub`]).
 
+pub mod call;
+pub mod gmail;
 pub mod llm;
+pub mod notion;
 pub mod secret;
+pub mod slack;
 
 use std::time::Duration;
 
@@ -17,6 +21,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Connectors {
     pub http: reqwest::Client,
     pub llm: llm::LlmConfig,
+    pub notion: notion::NotionConfig,
+    pub slack: slack::SlackConfig,
+    pub gmail: gmail::GmailConfig,
 }
 
 impl Connectors {
@@ -28,8 +35,20 @@ impl Connectors {
                 .user_agent(concat!("backoffice/", env!("CARGO_PKG_VERSION")))
                 .build()?,
             llm: llm::LlmConfig::from_env(),
+            notion: notion::NotionConfig::from_env(),
+            slack: slack::SlackConfig::from_env(),
+            gmail: gmail::GmailConfig::from_env(),
         })
     }
+}
+
+/// A base URL from `variable` (tests point it at a fake), else `default`; no trailing slash.
+pub(crate) fn base_url_from_env(variable: &str, default: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .map(|url| url.trim().trim_end_matches('/').to_string())
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// A URL with any user name, password or token replaced, fit for messages and pages.

@@ -181,7 +181,7 @@ pub fn scrub_owned(text: String) -> String {
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

@@ -43,6 +43,7 @@ pub(super) async fn run_llm(task: &LlmTask, context: &Context) -> Result<Outcome
         temperature: task.temperature,
         max_tokens: task.max_tokens,
         stream: false,
+        response_format: None,
     };
     let completion = llm::complete(&context.connectors.http, config, &request).await?;
     let mut result = completion.text;

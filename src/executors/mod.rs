@@ -1,6 +1,7 @@
 //! Executors: what running a job means, per kind. The runner knows nothing of LLMs; it calls
 //! [`execute`] and gets an [`Outcome`] or a [`RunError`]. New kinds (briefing, LangGraph,
-//! knowledge cards) add a variant to `Task` and an arm here.
+//! knowledge cards) add a variant to `Task` and an arm here; the briefing lives in
+//! [`crate::briefing`].
 
 mod agent;
 
@@ -8,9 +9,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::briefing;
 use crate::connectors::Connectors;
 use crate::job::{Job, Task};
 use crate::run_error::RunError;
+use crate::store::Store;
 
 /// What a successful attempt produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,17 +27,42 @@ pub struct Outcome {
 }
 
 /// Everything one attempt needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
     pub job: Arc<Job>,
     pub scheduled_for: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
     pub connectors: Arc<Connectors>,
+    /// For executors that keep state of their own (the briefing's ledger and pages).
+    pub store: Store,
+    /// The run row of this attempt.
+    pub run_id: i64,
 }
 
 /// Runs one attempt of the job in `context`.
 pub async fn execute(context: &Context) -> Result<Outcome, RunError> {
     match &context.job.task {
         Task::Llm(task) => agent::run_llm(task, context).await,
+        Task::Briefing(task) => {
+            let remaining = context.job.timeout.saturating_sub(
+                (Utc::now() - context.started_at)
+                    .to_std()
+                    .unwrap_or_default(),
+            );
+            let occasion = briefing::Occasion {
+                job: &context.job,
+                task,
+                scheduled_for: context.scheduled_for,
+                started_at: context.started_at,
+                deadline: tokio::time::Instant::now() + remaining,
+            };
+            briefing::run(
+                &occasion,
+                &context.connectors,
+                &context.store,
+                context.run_id,
+            )
+            .await
+        }
     }
 }

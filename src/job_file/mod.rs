@@ -17,6 +17,7 @@ use crate::location::line_column;
 use crate::schedule::Schedule;
 use crate::template;
 
+mod briefing;
 mod hints;
 
 use hints::{TOO_DEEP, closest_zone, field_at, humanize, too_deep_at};
@@ -75,8 +76,9 @@ struct RawAgent {
     max_tokens: Option<Spanned<i64>>,
     lookback: Option<Spanned<String>>,
     assistant_id: Option<Spanned<String>>,
-    sources: Option<Spanned<toml::Table>>,
-    publish: Option<Spanned<toml::Table>>,
+    context_tokens: Option<Spanned<i64>>,
+    sources: Option<Spanned<briefing::RawSources>>,
+    publish: Option<Spanned<briefing::RawPublish>>,
 }
 
 /// Collects the errors of one file while validating it.
@@ -371,11 +373,12 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
     let offset = agent.orchestrator.as_ref().map_or(0, |o| o.span().start);
     match orchestrator {
         "llm" => {}
-        "briefing" | "langgraph" => {
+        "briefing" => return briefing::validate(checker, agent, offset),
+        "langgraph" => {
             checker.error(
                 offset,
                 Some("agent.orchestrator"),
-                format!("orchestrator \"{orchestrator}\" is not available in this version yet; available: \"llm\""),
+                "orchestrator \"langgraph\" is not available in this version yet; available: \"llm\", \"briefing\"",
             );
             return None;
         }
@@ -407,6 +410,11 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
             "briefing",
         ),
         (
+            "agent.context_tokens",
+            agent.context_tokens.as_ref().map(|v| v.span().start),
+            "briefing",
+        ),
+        (
             "agent.assistant_id",
             agent.assistant_id.as_ref().map(|v| v.span().start),
             "langgraph",
@@ -435,48 +443,60 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
     if let Some(system) = &agent.system {
         checker.template(system, "agent.system");
     }
-    let temperature = match &agent.temperature {
-        None => DEFAULT_TEMPERATURE,
-        Some(t) if (0.0..=2.0).contains(t.get_ref()) => *t.get_ref(),
-        Some(t) => {
-            checker.error(
-                t.span().start,
-                Some("agent.temperature"),
-                format!("`{}` is out of range: use 0.0 to 2.0", t.get_ref()),
-            );
-            DEFAULT_TEMPERATURE
-        }
-    };
-    let max_tokens = match &agent.max_tokens {
-        None => None,
-        Some(value) => match u32::try_from(*value.get_ref()) {
-            Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
-            _ => {
-                checker.error(
-                    value.span().start,
-                    Some("agent.max_tokens"),
-                    format!("`{}` is out of range: use 1 to 1000000", value.get_ref()),
-                );
-                None
-            }
-        },
-    };
-    if let Some(model) = &agent.model
-        && model.get_ref().trim().is_empty()
-    {
+    let temperature = temperature(checker, &agent.temperature).unwrap_or(DEFAULT_TEMPERATURE);
+    let max_tokens = max_tokens(checker, &agent.max_tokens);
+    let model = model(checker, &agent.model);
+    Some(Task::Llm(LlmTask {
+        model,
+        system: agent.system.as_ref().map(|s| s.get_ref().clone()),
+        prompt: prompt?.get_ref().clone(),
+        temperature,
+        max_tokens,
+    }))
+}
+
+/// `agent.model`: trimmed, not empty.
+fn model(checker: &mut Checker<'_>, value: &Option<Spanned<String>>) -> Option<String> {
+    let model = value.as_ref()?;
+    if model.get_ref().trim().is_empty() {
         checker.error(
             model.span().start,
             Some("agent.model"),
             "must not be empty; leave it out to use BACKOFFICE_LLM_MODEL",
         );
     }
-    Some(Task::Llm(LlmTask {
-        model: agent.model.as_ref().map(|m| m.get_ref().trim().to_string()),
-        system: agent.system.as_ref().map(|s| s.get_ref().clone()),
-        prompt: prompt?.get_ref().clone(),
-        temperature,
-        max_tokens,
-    }))
+    Some(model.get_ref().trim().to_string())
+}
+
+/// `agent.temperature` in 0.0–2.0.
+fn temperature(checker: &mut Checker<'_>, value: &Option<Spanned<f64>>) -> Option<f64> {
+    let t = value.as_ref()?;
+    if (0.0..=2.0).contains(t.get_ref()) {
+        Some(*t.get_ref())
+    } else {
+        checker.error(
+            t.span().start,
+            Some("agent.temperature"),
+            format!("`{}` is out of range: use 0.0 to 2.0", t.get_ref()),
+        );
+        None
+    }
+}
+
+/// `agent.max_tokens` in 1–1,000,000.
+fn max_tokens(checker: &mut Checker<'_>, value: &Option<Spanned<i64>>) -> Option<u32> {
+    let value = value.as_ref()?;
+    match u32::try_from(*value.get_ref()) {
+        Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+        _ => {
+            checker.error(
+                value.span().start,
+                Some("agent.max_tokens"),
+                format!("`{}` is out of range: use 1 to 1000000", value.get_ref()),
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -511,7 +531,9 @@ prompt = "Plan for {{date}} ({{weekday}})"
         assert_eq!(job.catchup_window, Duration::from_secs(6 * 3600));
         assert_eq!(job.retry_delay, Duration::from_secs(60));
         assert!(job.enabled);
-        let Task::Llm(llm) = &job.task;
+        let Task::Llm(llm) = &job.task else {
+            panic!("an llm task")
+        };
         assert_eq!(llm.temperature, DEFAULT_TEMPERATURE);
         assert_eq!(llm.model.as_deref(), Some("llama3.1:8b"));
     }
@@ -623,7 +645,7 @@ prompt = "Plan for {{date}} ({{weekday}})"
             ),
             (
                 "orchestrator later",
-                &GOOD.replace("\"llm\"", "\"briefing\""),
+                &GOOD.replace("\"llm\"", "\"langgraph\""),
                 (10, 16),
                 Some("agent.orchestrator"),
                 "not available",

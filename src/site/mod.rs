@@ -7,6 +7,7 @@
 //! page, the history page holding the run, the run's own page, the dashboard, the jobs table
 //! and the machine-readable twins.
 
+pub mod briefing;
 pub mod data;
 pub mod hosts;
 pub mod live;
@@ -261,7 +262,7 @@ impl Site {
         let total = history::job_run_count(conn, id, None)?;
         let newest = history::recent(conn, Some(id), PAGE_SIZE as usize)?;
         let page = views::job_page(&summary, &definition, &newest, total, None, now);
-        self.write_run_pages(&summary, &newest, &page.runs, now)?;
+        self.write_run_pages(conn, &summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
         self.json(
             &format!("jobs/{id}.json"),
@@ -298,24 +299,27 @@ impl Site {
                 now,
             );
             if all_history {
-                self.write_run_pages(&summary, &newest_first, &page.runs, now)?;
+                self.write_run_pages(conn, &summary, &newest_first, &page.runs, now)?;
             }
             self.page(&views::archive_path(id, number), "job", &page)?;
         }
         Ok(())
     }
 
-    /// Own pages of the runs whose error or result the list cut.
+    /// Own pages of the runs whose error or result the list cut, and of every briefing run
+    /// (its page shows the briefing itself).
     fn write_run_pages(
         &mut self,
+        conn: &Connection,
         summary: &JobSummary,
         rows: &[runs::RunRow],
         shown: &[views::RunView],
         now: DateTime<Utc>,
     ) -> Result<(), SiteError> {
         for (row, view) in rows.iter().zip(shown) {
-            if view.truncated {
-                let page = views::run_page(Some(summary), row, now);
+            let briefing = crate::store::briefings::record(conn, row.id)?;
+            if view.truncated || briefing.is_some() {
+                let page = views::run_page(Some(summary), row, briefing.as_deref(), now);
                 self.page(&views::run_path(row.id), "run", &page)?;
             }
         }

@@ -351,6 +351,8 @@ pub struct RunPage {
     pub job_name: String,
     pub job_href: String,
     pub run: RunView,
+    /// The briefing, for a briefing job's run.
+    pub briefing: Option<super::briefing::BriefingView>,
 }
 
 /// One deployment as listed.
@@ -719,7 +721,12 @@ pub fn job_page(
 }
 
 /// A run's own page.
-pub fn run_page(summary: Option<&JobSummary>, run: &RunRow, now: DateTime<Utc>) -> RunPage {
+pub fn run_page(
+    summary: Option<&JobSummary>,
+    run: &RunRow,
+    briefing: Option<&str>,
+    now: DateTime<Utc>,
+) -> RunPage {
     let zone = summary
         .and_then(|s| s.job.as_ref())
         .map_or(Tz::UTC, |j| j.timezone);
@@ -737,6 +744,7 @@ pub fn run_page(summary: Option<&JobSummary>, run: &RunRow, now: DateTime<Utc>) 
         job_name: name,
         job_href: job_path(&run.job_id),
         run: run_view(run, zone, true),
+        briefing: briefing.and_then(|record| super::briefing::view(record, zone)),
     }
 }
 

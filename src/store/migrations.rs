@@ -113,4 +113,34 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_failures ON runs (finished_at)
         WHERE finished_at IS NOT NULL AND status IN ('failed', 'timed_out', 'interrupted');
     ",
+    // 4: the Daily Briefing. Each briefing run keeps its record (sections, source health,
+    // figures) and the items it was made from, so `briefing --replay` needs no outside API;
+    // the ledger holds what each job has briefed (written only after a publish succeeded);
+    // a job's page of the day is kept so a retry or a second run updates it.
+    "
+    CREATE TABLE briefings (
+        run_id       INTEGER PRIMARY KEY,
+        job_id       TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        window_end   INTEGER NOT NULL,
+        published    INTEGER NOT NULL DEFAULT 0,
+        record       TEXT NOT NULL,   -- JSON: the briefing as published
+        items        TEXT NOT NULL    -- JSON: the items, as `content` allowed them
+    );
+    CREATE INDEX briefings_published ON briefings (job_id, window_end) WHERE published = 1;
+    CREATE TABLE briefing_ledger (
+        job_id     TEXT NOT NULL,
+        item_id    TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        briefed_at INTEGER NOT NULL,
+        PRIMARY KEY (job_id, item_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE briefing_pages (
+        job_id  TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        page_id TEXT NOT NULL,
+        url     TEXT NOT NULL,
+        PRIMARY KEY (job_id, day)
+    ) WITHOUT ROWID;
+    ",
 ];

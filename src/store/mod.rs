@@ -6,6 +6,7 @@
 //! serialises writers anyway ([`crate::sqlite`]). Async callers go through `call`, which runs the closure
 //! on tokio's blocking pool so a busy database never stalls the scheduler's thread.
 
+pub mod briefings;
 pub mod deployments;
 pub mod history;
 pub mod jobs;

@@ -1,0 +1,425 @@
+//! The Daily Briefing: Notion, Slack and Gmail since the last good briefing → a model behind
+//! an OpenAI-compatible endpoint → one Notion page a day, every bullet linked to its source.
+//!
+//! In the order data flows: [`spec`] is what the job file asks for; [`window`] picks the
+//! time span; [`collect`] reads the sources into [`item`]s with ids and links; [`select`]
+//! drops noise and what was briefed before, and ranks; [`prompt`] budgets and phrases the
+//! model's input; [`summarise`] asks the model and [`answer`] checks what it cites, with
+//! [`digest`] as the fallback; [`record`] is the result, [`render`] turns it into Markdown
+//! and Notion blocks, and [`publish`] writes the page of the day.
+
+pub mod answer;
+pub mod collect;
+pub mod digest;
+pub mod item;
+pub mod prompt;
+pub mod publish;
+pub mod record;
+pub mod render;
+pub mod select;
+pub mod spec;
+pub mod summarise;
+pub mod window;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant as Clock};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::connectors::Connectors;
+use crate::connectors::llm;
+use crate::executors::Outcome;
+use crate::job::Job;
+use crate::run_error::RunError;
+use crate::store::{Store, briefings};
+use crate::template::{self, JobFacts, TemplateContext};
+use item::{Health, Item, SourceReport};
+use record::{Briefing, PageRef, Stats};
+use spec::BriefingTask;
+use summarise::ModelSettings;
+use window::Window;
+
+/// Share of the attempt's timeout collection may use, at most [`COLLECT_MAX`]: a slow source
+/// must leave time for the model and the page.
+const COLLECT_SHARE: f64 = 0.4;
+const COLLECT_MAX: Duration = Duration::from_secs(300);
+/// Time kept for publishing after the model, at most [`PUBLISH_MAX`].
+const PUBLISH_SHARE: f64 = 0.2;
+const PUBLISH_MAX: Duration = Duration::from_secs(90);
+
+/// A briefing made, not yet published, with the items it was made from.
+pub struct Prepared {
+    pub briefing: Briefing,
+    pub items: Vec<Item>,
+}
+
+/// What the briefing is for: the job, its occurrence and when the attempt started.
+pub struct Occasion<'a> {
+    pub job: &'a Job,
+    pub task: &'a BriefingTask,
+    pub scheduled_for: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    /// The attempt ends here (its timeout).
+    pub deadline: Instant,
+}
+
+impl Occasion<'_> {
+    fn variables(&self) -> TemplateContext {
+        TemplateContext::new(
+            JobFacts {
+                id: self.job.id.to_string(),
+                name: self.job.name.clone(),
+                description: self.job.description.clone(),
+            },
+            self.job.schedule.timezone(),
+            self.scheduled_for,
+            self.started_at,
+        )
+    }
+
+    fn render(&self, text: &str, field: &str) -> Result<String, RunError> {
+        template::render(text, &self.variables())
+            .map_err(|error| RunError::permanent(format!("{}: `{field}`: {error}", self.job.file)))
+    }
+
+    /// The local day of the occurrence, `2026-12-01`: one page per job and day.
+    pub fn day(&self) -> String {
+        self.variables().date
+    }
+}
+
+/// Collects, selects and summarises: everything but publishing.
+pub async fn prepare(
+    occasion: &Occasion<'_>,
+    connectors: &Connectors,
+    store: &Store,
+) -> Result<Prepared, RunError> {
+    let job_id = occasion.job.id.to_string();
+    let (ledger, last_end) = store
+        .call(move |conn| {
+            Ok((
+                briefings::ledger(conn, &job_id)?,
+                briefings::last_published_end(conn, &job_id)?,
+            ))
+        })
+        .await
+        .map_err(|e| RunError::retryable(format!("cannot read the briefing ledger: {e}")))?;
+    let window = window::compute(last_end, occasion.started_at, occasion.task.lookback);
+    let started = Clock::now();
+    let remaining = occasion.deadline.saturating_duration_since(Instant::now());
+    let collect_deadline = Instant::now() + remaining.mul_f64(COLLECT_SHARE).min(COLLECT_MAX);
+    let collected = collect::collect(occasion.task, connectors, &window, collect_deadline).await;
+    let collect_ms = elapsed_ms(started);
+    if collected.reports.iter().all(|r| r.status == Health::Failed) {
+        return Err(every_source_failed(&collected.reports));
+    }
+    let mut prepared = compose(
+        occasion,
+        connectors,
+        collected.items,
+        collected.reports,
+        window,
+        &ledger,
+    )
+    .await?;
+    prepared
+        .briefing
+        .stats
+        .steps_ms
+        .insert("collect".into(), collect_ms);
+    Ok(prepared)
+}
+
+/// Regenerates a past briefing from its stored items and source reports, with today's prompt
+/// and model: `briefing --replay`.
+pub async fn replay(
+    occasion: &Occasion<'_>,
+    connectors: &Connectors,
+    items: Vec<Item>,
+    past: &Briefing,
+) -> Result<Prepared, RunError> {
+    compose(
+        occasion,
+        connectors,
+        items,
+        past.sources.clone(),
+        past.window,
+        &HashMap::new(),
+    )
+    .await
+}
+
+async fn compose(
+    occasion: &Occasion<'_>,
+    connectors: &Connectors,
+    items: Vec<Item>,
+    reports: Vec<SourceReport>,
+    window: Window,
+    ledger: &HashMap<String, String>,
+) -> Result<Prepared, RunError> {
+    let task = occasion.task;
+    let started = Clock::now();
+    let collected = items.len();
+    let raw_tokens: u64 = items.iter().map(prompt::raw_tokens).sum();
+    let (mut items, selection) = select::select(items, ledger, occasion.started_at);
+    let select_ms = elapsed_ms(started);
+    let instructions = occasion.render(&task.prompt, "agent.prompt")?;
+    let title = occasion.render(
+        task.publish_notion
+            .as_ref()
+            .map_or(spec::DEFAULT_TITLE, |p| p.title.as_str()),
+        "agent.publish.notion.title",
+    )?;
+    let model = task
+        .model
+        .clone()
+        .unwrap_or_else(|| connectors.llm.default_model.clone());
+    let started = Clock::now();
+    let probed = if items.is_empty() {
+        None
+    } else {
+        llm::context_size(&connectors.http, &connectors.llm, &model).await
+    };
+    let context_tokens = probed
+        .map(|(n, _)| n)
+        .or(task.context_tokens)
+        .unwrap_or(spec::DEFAULT_CONTEXT_TOKENS);
+    let settings = ModelSettings {
+        model: &model,
+        temperature: task.temperature,
+        max_tokens: task.max_tokens,
+        context_tokens,
+        zone: occasion.job.schedule.timezone(),
+    };
+    let remaining = occasion.deadline.saturating_duration_since(Instant::now());
+    let model_time = remaining.saturating_sub(remaining.mul_f64(PUBLISH_SHARE).min(PUBLISH_MAX));
+    let summary = match tokio::time::timeout(
+        model_time,
+        summarise::summarise(connectors, &settings, &instructions, &mut items),
+    )
+    .await
+    {
+        Ok(summary) => summary,
+        Err(_) => summarise::Summary {
+            degraded: Some(format!(
+                "the model did not answer within {} s (the run's timeout leaves that much for it); \
+                 raise `timeout` or use a faster model",
+                model_time.as_secs()
+            )),
+            strategy: "digest (model timed out)".into(),
+            sections: digest::digest(&items.iter().collect::<Vec<_>>()),
+            ..summarise::Summary::default()
+        },
+    };
+    let summarise_ms = elapsed_ms(started);
+    let prompt_hash = {
+        let digest = Sha256::digest(format!("{}\n{instructions}", prompt::system()).as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    };
+    let stats = Stats {
+        items_collected: collected,
+        items_new: selection.new,
+        items_updated: selection.updated,
+        items_repeated: selection.repeated,
+        noise_dropped: selection.noise_dropped,
+        items_shortened: summary.shortened,
+        items_left_out: summary.left_out,
+        claims_dropped: summary.claims_dropped,
+        model,
+        context_tokens,
+        context_source: record::context_label(
+            probed.map(|(_, s)| s),
+            task.context_tokens.is_some(),
+        ),
+        prompt_hash,
+        strategy: summary.strategy,
+        tokens_in: summary.calls.iter().filter_map(|c| c.prompt_tokens).sum(),
+        tokens_out: summary
+            .calls
+            .iter()
+            .filter_map(|c| c.completion_tokens)
+            .sum(),
+        calls: summary.calls,
+        raw_tokens,
+        sent_tokens: summary.sent_tokens,
+        steps_ms: BTreeMap::from([
+            ("select".to_string(), select_ms),
+            ("summarise".to_string(), summarise_ms),
+        ]),
+    };
+    let briefing = Briefing {
+        job: occasion.job.id.to_string(),
+        title,
+        date: occasion.day(),
+        window,
+        degraded: summary.degraded.is_some(),
+        degraded_reason: summary.degraded,
+        sections: summary.sections,
+        sources: reports,
+        stats,
+        page: None,
+        warnings: Vec::new(),
+    };
+    Ok(Prepared { briefing, items })
+}
+
+fn every_source_failed(reports: &[SourceReport]) -> RunError {
+    let reasons: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.source.name(),
+                r.error.as_deref().unwrap_or("failed")
+            )
+        })
+        .collect();
+    let message = format!(
+        "every source failed, so there is nothing to brief: {}",
+        reasons.join("; ")
+    );
+    // Worth another attempt unless every failure is one a retry cannot fix (a missing or
+    // rejected token): those name a variable.
+    let fixable_by_retry = reports.iter().any(|r| {
+        r.error.as_deref().is_some_and(|e| {
+            !(e.contains(" is not set") || e.contains(" are not set") || e.contains("rejected"))
+        })
+    });
+    if fixable_by_retry {
+        RunError::retryable(message)
+    } else {
+        RunError::permanent(message)
+    }
+}
+
+/// Runs one attempt of a briefing job: prepare, keep the record, publish, then write the
+/// ledger (only now: an unpublished briefing must not hide its items from the next one).
+pub async fn run(
+    occasion: &Occasion<'_>,
+    connectors: &Connectors,
+    store: &Store,
+    run_id: i64,
+) -> Result<Outcome, RunError> {
+    let Prepared {
+        mut briefing,
+        items,
+    } = prepare(occasion, connectors, store).await?;
+    let zone = occasion.job.schedule.timezone();
+    save(store, run_id, &briefing, &items, false).await?;
+    let started = Clock::now();
+    let mut page: Option<PageRef> = None;
+    if let Some(target) = &occasion.task.publish_notion {
+        let blocks = render::notion_blocks(&briefing, zone);
+        let day = occasion.day();
+        let draft = publish::PageDraft {
+            job: occasion.job.id.as_str(),
+            day: &day,
+            title: &briefing.title,
+            blocks: &blocks,
+        };
+        match publish::notion_page(connectors, target, store, &draft, occasion.deadline).await {
+            Ok(published) => page = Some(published),
+            Err(error) => {
+                let message = format!("publishing to Notion failed: {}", error.message);
+                briefing.warnings.push(message.clone());
+                save(store, run_id, &briefing, &items, false).await?;
+                return Err(RunError::from(crate::connectors::call::ApiError {
+                    message,
+                    ..error
+                }));
+            }
+        }
+    }
+    briefing.page = page.clone();
+    if let Some(target) = &occasion.task.publish_slack {
+        let text = slack_text(&briefing);
+        if let Err(error) =
+            publish::slack_post(connectors, &target.channel, &text, occasion.deadline).await
+        {
+            let message = format!(
+                "posting to Slack #{} failed: {}",
+                target.channel, error.message
+            );
+            if page.is_none() {
+                save(store, run_id, &briefing, &items, false).await?;
+                return Err(RunError::from(crate::connectors::call::ApiError {
+                    message,
+                    ..error
+                }));
+            }
+            briefing.warnings.push(message);
+        }
+    }
+    briefing
+        .stats
+        .steps_ms
+        .insert("publish".into(), elapsed_ms(started));
+    let record = serde_json::to_string(&briefing).unwrap_or_default();
+    let ledger: Vec<(String, String)> = items
+        .iter()
+        .map(|i| (i.id.clone(), i.version.clone()))
+        .collect();
+    let job = occasion.job.id.to_string();
+    let now = Utc::now();
+    let kept = record.clone();
+    store
+        .call(move |conn| briefings::commit_published(conn, run_id, &job, &kept, &ledger, now))
+        .await
+        .map_err(|e| RunError::retryable(format!("cannot record the briefing in runs.db: {e}")))?;
+    Ok(Outcome {
+        result: render::markdown(&briefing, zone),
+        links: page.map(|p| p.url).into_iter().collect(),
+        prompt_tokens: Some(briefing.stats.tokens_in).filter(|n| *n > 0),
+        completion_tokens: Some(briefing.stats.tokens_out).filter(|n| *n > 0),
+    })
+}
+
+async fn save(
+    store: &Store,
+    run_id: i64,
+    briefing: &Briefing,
+    items: &[Item],
+    published: bool,
+) -> Result<(), RunError> {
+    let record = serde_json::to_string(briefing).unwrap_or_default();
+    let items = serde_json::to_string(items).unwrap_or_default();
+    let job = briefing.job.clone();
+    let window = (briefing.window.start, briefing.window.end);
+    store
+        .call(move |conn| briefings::save(conn, run_id, &job, window, published, &record, &items))
+        .await
+        .map_err(|e| RunError::retryable(format!("cannot record the briefing in runs.db: {e}")))
+}
+
+/// The Slack post: the title, the counts and the page's link.
+fn slack_text(briefing: &Briefing) -> String {
+    let counts: Vec<String> = briefing
+        .sections
+        .iter()
+        .filter(|s| !s.bullets.is_empty())
+        .map(|s| format!("{} {}", s.bullets.len(), s.heading.to_lowercase()))
+        .collect();
+    let summary = if counts.is_empty() {
+        "nothing new".to_string()
+    } else {
+        counts.join(", ")
+    };
+    let degraded = if briefing.degraded {
+        " (degraded: no model summary)"
+    } else {
+        ""
+    };
+    match &briefing.page {
+        Some(page) => format!(
+            "*{}*: {summary}{degraded}\n<{}|Open the briefing in Notion>",
+            briefing.title, page.url
+        ),
+        None => format!("*{}*: {summary}{degraded}", briefing.title),
+    }
+}
+
+fn elapsed_ms(started: Clock) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
