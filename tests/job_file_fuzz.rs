@@ -180,7 +180,10 @@ fn validate(bytes: Vec<u8>) -> Result<(), usize> {
     };
     match load_file(&file) {
         Ok(job) => {
-            let Task::Llm(task) = &job.task;
+            let prompt = match &job.task {
+                Task::Llm(task) => &task.prompt,
+                Task::Briefing(task) => &task.prompt,
+            };
             let context = TemplateContext::new(
                 JobFacts {
                     id: job.id.to_string(),
@@ -191,7 +194,7 @@ fn validate(bytes: Vec<u8>) -> Result<(), usize> {
                 chrono::Utc::now(),
                 chrono::Utc::now(),
             );
-            let _ = render(&task.prompt, &context);
+            let _ = render(prompt, &context);
             Ok(())
         }
         Err(invalid) => {

@@ -5,6 +5,8 @@
 mod fakes;
 mod support;
 
+/// The Daily Briefing: Notion, Slack and Gmail fakes → the model → a Notion page, end to end.
+mod briefing;
 /// The status site in headless Chromium: nothing external, no console error, phone width.
 mod browser;
 /// `backoffice check` and `plan`: what a pull request sees.

@@ -29,7 +29,7 @@ fn canaries() -> Vec<(String, String)> {
 }
 
 /// Every file under `dir`, as bytes, with its path.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;
@@ -46,7 +46,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Each (place, canary variable) where a canary was found.
-fn leaks(places: &[(String, Vec<u8>)], canaries: &[(String, String)]) -> Vec<String> {
+pub(crate) fn leaks(places: &[(String, Vec<u8>)], canaries: &[(String, String)]) -> Vec<String> {
     let mut hits = Vec::new();
     for (place, bytes) in places {
         for (name, value) in canaries {

@@ -97,11 +97,12 @@ pub async fn prepare(
     store: &Store,
 ) -> Result<Prepared, RunError> {
     let job_id = occasion.job.id.to_string();
-    let (ledger, last_end) = store
+    let (ledger, last_end, own_pages) = store
         .call(move |conn| {
             Ok((
                 briefings::ledger(conn, &job_id)?,
                 briefings::last_published_end(conn, &job_id)?,
+                briefings::page_ids(conn, &job_id)?,
             ))
         })
         .await
@@ -110,7 +111,14 @@ pub async fn prepare(
     let started = Clock::now();
     let remaining = occasion.deadline.saturating_duration_since(Instant::now());
     let collect_deadline = Instant::now() + remaining.mul_f64(COLLECT_SHARE).min(COLLECT_MAX);
-    let collected = collect::collect(occasion.task, connectors, &window, collect_deadline).await;
+    let collected = collect::collect(
+        occasion.task,
+        connectors,
+        &window,
+        &own_pages,
+        collect_deadline,
+    )
+    .await;
     let collect_ms = elapsed_ms(started);
     if collected.reports.iter().all(|r| r.status == Health::Failed) {
         return Err(every_source_failed(&collected.reports));
@@ -192,6 +200,10 @@ async fn compose(
         max_tokens: task.max_tokens,
         context_tokens,
         zone: occasion.job.schedule.timezone(),
+        today: occasion
+            .started_at
+            .with_timezone(&occasion.job.schedule.timezone())
+            .date_naive(),
     };
     let remaining = occasion.deadline.saturating_duration_since(Instant::now());
     let model_time = remaining.saturating_sub(remaining.mul_f64(PUBLISH_SHARE).min(PUBLISH_MAX));

@@ -21,7 +21,8 @@ const ITEM_SHARE: f64 = 0.25;
 pub fn system() -> String {
     format!(
         "You write a short morning briefing from the items below. Each item starts with its \
-         id in brackets, like [S1]. Rules:\n\
+         id in brackets: [S1] is a Slack message or thread, [G1] a mail, [N1] a Notion page; \
+         then where it is, who wrote it and when. Rules:\n\
          - Use only what the items say. Never invent people, dates, numbers or links.\n\
          - Every bullet cites the ids of the items it is based on in \"ids\".\n\
          - \"decisions\": what needs the reader's decision today. \"to_answer\": questions and \
@@ -86,9 +87,16 @@ pub fn raw_tokens(item: &Item) -> u64 {
     (item.raw_chars as f64 * ratio.max(0.29)).ceil() as u64 + tokens(&item.title) + 8
 }
 
-/// One line per item, as the model sees it.
-pub fn line(short_id: &str, item: &Item, zone: chrono_tz::Tz) -> String {
-    let when = item.at.with_timezone(&zone).format("%m-%d %H:%M");
+/// One line per item, as the model sees it. Nothing in it repeats what the id says (the
+/// letter names the source) and the date is left out for items of `today`, in `zone`: a
+/// line's overhead is paid hundreds of times per briefing.
+pub fn line(short_id: &str, item: &Item, zone: chrono_tz::Tz, today: chrono::NaiveDate) -> String {
+    let local = item.at.with_timezone(&zone);
+    let when = if local.date_naive() == today {
+        local.format("%H:%M")
+    } else {
+        local.format("%m-%d %H:%M")
+    };
     let update = if item.freshness == Freshness::Updated {
         " (update)"
     } else {
@@ -97,21 +105,13 @@ pub fn line(short_id: &str, item: &Item, zone: chrono_tz::Tz) -> String {
     let by = if item.author.is_empty() {
         String::new()
     } else {
-        format!(" · {}", item.author)
+        format!(" {}", item.author)
     };
     let text = item.text.replace('\n', " / ");
     if text.is_empty() {
-        format!(
-            "[{short_id}] {} {}{by} · {when}{update}",
-            item.source.name(),
-            item.title
-        )
+        format!("[{short_id}] {}{by} {when}{update}", item.title)
     } else {
-        format!(
-            "[{short_id}] {} {}{by} · {when}{update}: {text}",
-            item.source.name(),
-            item.title
-        )
+        format!("[{short_id}] {}{by} {when}{update}: {text}", item.title)
     }
 }
 

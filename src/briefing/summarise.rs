@@ -27,6 +27,8 @@ pub struct ModelSettings<'a> {
     pub max_tokens: u32,
     pub context_tokens: u32,
     pub zone: chrono_tz::Tz,
+    /// The local day the briefing is made, so item lines of that day need no date.
+    pub today: chrono::NaiveDate,
 }
 
 /// What summarising produced.
@@ -94,7 +96,7 @@ pub async fn summarise(
         }
         let lines: Vec<String> = chunk
             .iter()
-            .map(|&i| prompt::line(&short_ids[i], &items[i], settings.zone))
+            .map(|&i| prompt::line(&short_ids[i], &items[i], settings.zone, settings.today))
             .collect();
         let user = format!(
             "{instructions}\n\nItems ({} of {}):\n{}",
@@ -254,7 +256,7 @@ async fn ask(
     Err(Failure::Unusable(first_problem.unwrap_or_default()))
 }
 
-/// Sections of all chunks merged: bullets citing the same items once, ordered by the best
+/// Sections of all chunks merged: a bullet repeated word for word once, ordered by the best
 /// rank of what they cite, at most [`MAX_BULLETS`] each.
 fn combine(readings: Vec<Reading>, items: &[Item]) -> Vec<Section> {
     if readings.is_empty() {
@@ -282,7 +284,11 @@ fn combine(readings: Vec<Reading>, items: &[Item]) -> Vec<Section> {
             for reading in &readings {
                 for section in reading.sections.iter().filter(|s| s.key == *key) {
                     for bullet in &section.bullets {
-                        if !bullets.iter().any(|b| b.items == bullet.items) {
+                        // Chunks overlap in nothing but may repeat a claim word for word.
+                        if !bullets
+                            .iter()
+                            .any(|b| b.items == bullet.items && b.text == bullet.text)
+                        {
                             bullets.push(bullet.clone());
                         }
                     }

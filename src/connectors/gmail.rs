@@ -2,7 +2,7 @@
 //! token, cached until shortly before it expires; message ids for a query; each message's
 //! headers and snippet, or its plain-text body.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -28,8 +28,10 @@ pub struct GmailConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub refresh_token: Option<Secret>,
-    /// The access token and when to stop using it, shared by every run of the process.
-    pub cache: Arc<Mutex<Option<(Secret, Instant)>>>,
+    /// The access token and when to stop using it, shared by every run of the process. An
+    /// async lock, held across a refresh, so that concurrent requests that all met a 401
+    /// make one refresh, not one each.
+    pub cache: Arc<tokio::sync::Mutex<Option<(Secret, Instant)>>>,
 }
 
 impl GmailConfig {
@@ -161,13 +163,16 @@ impl<'a> Gmail<'a> {
         })
     }
 
-    /// The cached access token, or a new one when it is missing, expiring, or `stale`.
-    async fn token(&self, stale: bool) -> Result<Secret, ApiError> {
-        if !stale
-            && let Some((token, until)) = self.cache().clone()
-            && Instant::now() < until
+    /// The cached access token, or a new one when it is missing, expiring, or the one that
+    /// was just refused (`stale`). A token other than `stale` in the cache is another
+    /// request's fresh refresh, and is used.
+    async fn token(&self, stale: Option<&str>) -> Result<Secret, ApiError> {
+        let mut cache = self.config.cache.lock().await;
+        if let Some((token, until)) = cache.as_ref()
+            && Instant::now() < *until
+            && stale != Some(token.expose())
         {
-            return Ok(token);
+            return Ok(token.clone());
         }
         let shown = format!(
             "Google's token endpoint at {}",
@@ -218,30 +223,23 @@ impl<'a> Gmail<'a> {
         let token = Secret::new("GMAIL_ACCESS_TOKEN", parsed.access_token);
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
         let until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
-        *self.cache() = Some((token.clone(), until));
+        *cache = Some((token.clone(), until));
         Ok(token)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, Option<(Secret, Instant)>> {
-        self.config
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// GETs `path` with `query`; a 401 refreshes the token once and tries again.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<String, ApiError> {
         let url = format!("{}{path}", self.config.base_url);
-        let mut refreshed = false;
+        let mut refused: Option<Secret> = None;
         loop {
-            let token = self.token(refreshed).await?;
+            let token = self.token(refused.as_ref().map(Secret::expose)).await?;
             let answer = call::send(&self.shown, self.deadline, &self.meter, true, || {
                 self.http.get(&url).bearer_auth(token.expose()).query(query)
             })
             .await?;
             match answer.status {
                 200..=299 => return Ok(answer.body),
-                401 if !refreshed => refreshed = true,
+                401 if refused.is_none() => refused = Some(token),
                 status => return Err(self.refusal(status, &answer)),
             }
         }

@@ -185,8 +185,9 @@ impl<'a> Notion<'a> {
     ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
         // Reads are POSTs too (search, queries); only creating and appending change things.
-        let idempotent = !(method == reqwest::Method::POST && path == "/v1/pages")
-            && !(method == reqwest::Method::PATCH && path.ends_with("/children"));
+        let creates = method == reqwest::Method::POST && path == "/v1/pages";
+        let appends = method == reqwest::Method::PATCH && path.ends_with("/children");
+        let idempotent = !(creates || appends);
         let answer = call::send(&self.shown, self.deadline, &self.meter, idempotent, || {
             let request = self
                 .http

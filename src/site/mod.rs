@@ -261,7 +261,12 @@ impl Site {
         let definition = jobs::source(conn, id)?.unwrap_or_default();
         let total = history::job_run_count(conn, id, None)?;
         let newest = history::recent(conn, Some(id), PAGE_SIZE as usize)?;
-        let page = views::job_page(&summary, &definition, &newest, total, None, now);
+        let mut page = views::job_page(&summary, &definition, &newest, total, None, now);
+        if let Some(record) = crate::store::briefings::latest_record(conn, id)?
+            && let Ok(briefing) = serde_json::from_str(&record)
+        {
+            page.sources = crate::briefing::render::source_lines(&briefing);
+        }
         self.write_run_pages(conn, &summary, &newest, &page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
         self.json(

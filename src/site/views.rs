@@ -341,6 +341,8 @@ pub struct JobPage {
     pub pages: Vec<PageLink>,
     /// `None` on the job's main page; the range shown on an archive page.
     pub archive: Option<String>,
+    /// A briefing job's sources as its latest briefing found them.
+    pub sources: Vec<String>,
 }
 
 /// One run, whole.
@@ -716,6 +718,7 @@ pub fn job_page(
                 (page * PAGE_SIZE).min(total_runs)
             )
         }),
+        sources: Vec::new(),
         job,
     }
 }

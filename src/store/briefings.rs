@@ -128,3 +128,11 @@ pub fn set_page(
     .execute(params![job, day, page_id, url])
     .map(drop)
 }
+
+/// Every page `job` has published, dashes removed: the Notion source leaves them out.
+pub fn page_ids(conn: &Connection, job: &str) -> SqlResult<Vec<String>> {
+    conn.prepare_cached("SELECT page_id FROM briefing_pages WHERE job_id = ?1")?
+        .query_map([job], |row| row.get::<_, String>(0))?
+        .map(|id| id.map(|id| id.replace('-', "")))
+        .collect()
+}

@@ -131,7 +131,13 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
             authorization,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         });
-        let scripted = shared.script.pop_front();
+        // Only chat requests take scripted replies: a client probing `/props` or `/api/ps`
+        // for the context size must not use up the answers a test lined up.
+        let scripted = if path == "/v1/chat/completions" {
+            shared.script.pop_front()
+        } else {
+            None
+        };
         scripted
             .or_else(|| shared.default.clone())
             .unwrap_or(Reply::Garbage)

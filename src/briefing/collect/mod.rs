@@ -31,13 +31,15 @@ pub struct Collected {
 }
 
 /// Reads every source of `task` for `window`; no request is sent after `deadline`.
+/// `own_pages` are the job's published briefings (ids without dashes), which the Notion
+/// source must not brief again.
 pub async fn collect(
     task: &BriefingTask,
     connectors: &Connectors,
     window: &Window,
+    own_pages: &[String],
     deadline: Instant,
 ) -> Collected {
-    let skip_parent = task.publish_notion.as_ref().map(|p| p.parent_page.as_str());
     let (slack, gmail, notion) = tokio::join!(
         timed(Source::Slack, task.slack.is_some(), async {
             let source = task.slack.as_ref()?;
@@ -49,7 +51,7 @@ pub async fn collect(
         }),
         timed(Source::Notion, task.notion.is_some(), async {
             let source = task.notion.as_ref()?;
-            Some(notion::collect(source, connectors, window, deadline, skip_parent).await)
+            Some(notion::collect(source, connectors, window, deadline, own_pages).await)
         }),
     );
     let mut collected = Collected::default();

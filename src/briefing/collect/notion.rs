@@ -1,5 +1,6 @@
 //! Notion → items: pages edited in the window (workspace search and the job's data sources),
-//! their text from block children, nested one level. Our own briefing pages are left out.
+//! their text from block children, nested one level. The job's own briefing pages (every
+//! page it recorded publishing) are left out; other pages under the same parent are not.
 
 use std::collections::HashMap;
 
@@ -30,13 +31,13 @@ pub(super) async fn collect(
     connectors: &Connectors,
     window: &Window,
     deadline: Instant,
-    skip_parent: Option<&str>,
+    own_pages: &[String],
 ) -> Gathered {
     let notion = match Notion::new(&connectors.http, &connectors.notion, deadline) {
         Ok(notion) => notion,
         Err(error) => return Gathered::failed(error, None),
     };
-    match gather(&notion, source, window, skip_parent).await {
+    match gather(&notion, source, window, own_pages).await {
         Ok(mut gathered) => {
             gathered.requests = notion.meter.requests();
             gathered.rate_limited = notion.meter.rate_limited();
@@ -50,7 +51,7 @@ async fn gather(
     notion: &Notion<'_>,
     source: &NotionSource,
     window: &Window,
-    skip_parent: Option<&str>,
+    own_pages: &[String],
 ) -> Result<Gathered, ApiError> {
     let cutoff = window
         .start
@@ -77,10 +78,9 @@ async fn gather(
             Err(error) => problems.push(format!("data source {data_source}: {}", error.message)),
         }
     }
-    let skip = skip_parent.map(|p| p.replace('-', ""));
     let mut seen = HashMap::new();
     pages.retain(|page| {
-        let ours = skip.is_some() && page.parent_page().map(|p| p.replace('-', "")) == skip;
+        let ours = own_pages.contains(&page.id.replace('-', ""));
         !ours && seen.insert(page.id.clone(), ()).is_none()
     });
     let read_text = source.content != Content::Metadata;

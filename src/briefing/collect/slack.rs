@@ -32,6 +32,9 @@ const NOISE_SUBTYPES: &[&str] = &[
     "pinned_item",
     "reminder_add",
 ];
+/// A channel's messages in the window and whether there were more, or why not.
+type History = Result<(Vec<Message>, bool), ApiError>;
+
 /// Replies read per thread.
 const REPLIES_PER_THREAD: usize = 50;
 
@@ -73,7 +76,7 @@ async fn gather(
     let channels = resolve(slack, &source.channels, &mut problems).await?;
     let (oldest, latest) = (slack_ts(window.start), slack_ts(window.end));
     let cap = source.max_items as usize;
-    let histories: Vec<(Channel, Result<(Vec<Message>, bool), ApiError>)> = stream::iter(channels)
+    let histories: Vec<(Channel, History)> = stream::iter(channels)
         .map(|channel| async {
             let read = slack.history(&channel.id, &oldest, &latest, cap).await;
             (channel, read)
@@ -347,9 +350,12 @@ fn item(
         at: at(thread.last().map_or(&message.ts, |r| &r.ts)),
         text,
         raw_chars,
-        version: thread
-            .last()
-            .map_or_else(|| message.ts.clone(), |r| r.ts.clone()),
+        // From the message itself, not from the replies this window read: a thread is
+        // "changed" only when Slack says a newer reply exists.
+        version: message
+            .latest_reply
+            .clone()
+            .unwrap_or_else(|| message.ts.clone()),
         signals: Signals {
             mentions_me,
             question: asks(&whole),
