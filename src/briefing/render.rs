@@ -65,10 +65,10 @@ pub fn window_line(briefing: &Briefing, zone: Tz) -> String {
         ""
     };
     format!(
-        "Window: {} – {} ({zone}){capped} · {} items · model {}",
+        "Window: {} – {} ({zone}){capped} · {} · model {}",
         format(briefing.window.start),
         format(briefing.window.end),
-        briefing.stats.items_new + briefing.stats.items_updated,
+        items(briefing.stats.items_new + briefing.stats.items_updated),
         briefing.stats.model
     )
 }
@@ -85,7 +85,11 @@ pub fn source_lines(briefing: &Briefing) -> Vec<String> {
                 Health::Failed => "FAILED",
                 Health::Skipped => "not configured",
             };
-            let mut line = format!("{}: {status}, {} items", report.source.name(), report.items);
+            let mut line = format!(
+                "{}: {status}, {}",
+                report.source.name(),
+                items(report.items)
+            );
             if let Some(note) = &report.note {
                 line.push_str(&format!(" ({})", one_line(note)));
             }
@@ -101,6 +105,15 @@ pub fn source_lines(briefing: &Briefing) -> Vec<String> {
                 .map(|w| format!("Warning: {}", one_line(w))),
         )
         .collect()
+}
+
+/// "1 item", "3 items".
+fn items(n: usize) -> String {
+    if n == 1 {
+        "1 item".into()
+    } else {
+        format!("{n} items")
+    }
 }
 
 fn one_line(text: &str) -> String {
