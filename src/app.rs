@@ -148,11 +148,17 @@ pub async fn serve(
     for run in &recovered {
         tracing::warn!(job = %run.job_id, run = run.id, "marked interrupted: its process stopped before it finished");
     }
-    let runner = Runner::new(
-        store.clone(),
-        Arc::new(Connectors::from_env()?),
-        owner.token().to_string(),
-    );
+    let connectors = Arc::new(Connectors::from_env()?);
+    // A crash left these runs' remote LangGraph runs going (they would block the server's
+    // queue): cancel them, in the background.
+    {
+        let (connectors, store) = (Arc::clone(&connectors), store.clone());
+        let ids: Vec<i64> = recovered.iter().map(|r| r.id).collect();
+        tokio::spawn(async move {
+            crate::executors::langgraph::cancel_orphans(&connectors, &store, ids).await;
+        });
+    }
+    let runner = Runner::new(store.clone(), connectors, owner.token().to_string());
 
     let mut syncer = {
         let (source, state, store, allow_empty) = (
@@ -246,6 +252,7 @@ pub async fn serve(
     if cut > 0 {
         tracing::warn!("{cut} run(s) cut off after the grace period; recorded as cancelled");
     }
+    crate::executors::langgraph::settle(Duration::from_secs(10)).await;
     if let Some(server) = http {
         server.stop();
     }

@@ -103,6 +103,37 @@ pub struct LlmTask {
     pub max_tokens: Option<u32>,
 }
 
+/// Which LangGraph thread a job's runs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadMode {
+    /// One thread per job, kept across runs: today's run sees yesterday's state.
+    Job,
+    /// A new thread for every run.
+    Run,
+    /// No state: a thread for the run only, deleted after it.
+    None,
+}
+
+/// An `agent` job handing its prompt to a graph on a LangGraph server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LangGraphTask {
+    /// An assistant id or a graph id (`langgraph dev` accepts both).
+    pub assistant_id: String,
+    pub prompt: String,
+    /// `None` means `LANGGRAPH_URL`, else `http://127.0.0.1:2024`.
+    pub url: Option<String>,
+    pub thread: ThreadMode,
+    /// The run's input; strings in it are templates. `None`: one user message, the prompt.
+    pub input: Option<serde_json::Value>,
+    pub config: Option<serde_json::Value>,
+    pub context: Option<serde_json::Value>,
+    /// Where the answer is in the final state (`messages[-1].content`, `briefing.text`).
+    pub output: Option<String>,
+    /// State keys whose URLs become run links.
+    pub links: Vec<String>,
+}
+
 /// What a job does when it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "orchestrator", rename_all = "snake_case")]
@@ -112,6 +143,8 @@ pub enum Task {
     /// `kind = "agent"`, `orchestrator = "briefing"`: boxed, it is several times an LLM
     /// task's size and most jobs are not briefings.
     Briefing(Box<BriefingTask>),
+    /// `kind = "agent"`, `orchestrator = "langgraph"`.
+    LangGraph(Box<LangGraphTask>),
 }
 
 impl Task {
@@ -120,6 +153,7 @@ impl Task {
         match self {
             Task::Llm(_) => "agent/llm",
             Task::Briefing(_) => "agent/briefing",
+            Task::LangGraph(_) => "agent/langgraph",
         }
     }
 }
@@ -159,6 +193,24 @@ impl Job {
     /// A stable hash of the definition (not of the file's bytes: comments do not count).
     pub fn definition_hash(&self) -> &str {
         self.shared_hash()
+    }
+
+    /// The variables its templates see for the occurrence `scheduled_for`, run at `now`.
+    pub fn template_context(
+        &self,
+        scheduled_for: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::template::TemplateContext {
+        crate::template::TemplateContext::new(
+            crate::template::JobFacts {
+                id: self.id.to_string(),
+                name: self.name.clone(),
+                description: self.description.clone(),
+            },
+            self.schedule.timezone(),
+            scheduled_for,
+            now,
+        )
     }
 
     /// [`Job::definition_hash`], shared rather than copied (a run row per firing carries it).

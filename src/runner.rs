@@ -372,6 +372,7 @@ impl Runner {
                 connectors: Arc::clone(&self.inner.connectors),
                 store: self.inner.store.clone(),
                 run_id,
+                commit: Arc::clone(&occurrence.commit),
             };
             let result = tokio::select! {
                 result = tokio::time::timeout(job.timeout, executors::execute(&context)) => match result {

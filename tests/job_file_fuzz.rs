@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
 use backoffice::job::Task;
-use backoffice::template::{JobFacts, TemplateContext, render};
+use backoffice::template::render;
 
 use crate::support::{backoffice, run, stdout};
 
@@ -183,17 +183,9 @@ fn validate(bytes: Vec<u8>) -> Result<(), usize> {
             let prompt = match &job.task {
                 Task::Llm(task) => &task.prompt,
                 Task::Briefing(task) => &task.prompt,
+                Task::LangGraph(task) => &task.prompt,
             };
-            let context = TemplateContext::new(
-                JobFacts {
-                    id: job.id.to_string(),
-                    name: job.name.clone(),
-                    description: job.description.clone(),
-                },
-                job.schedule.timezone(),
-                chrono::Utc::now(),
-                chrono::Utc::now(),
-            );
+            let context = job.template_context(chrono::Utc::now(), chrono::Utc::now());
             let _ = render(prompt, &context);
             Ok(())
         }

@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
 use backoffice::connectors::gmail::GmailConfig;
+use backoffice::connectors::langgraph::LangGraphConfig;
 use backoffice::connectors::llm::LlmConfig;
 use backoffice::connectors::notion::NotionConfig;
 use backoffice::connectors::slack::SlackConfig;
@@ -39,6 +40,7 @@ fn harness(base_url: &str, api_key: Option<&str>) -> Harness {
         notion: NotionConfig::from_env(),
         slack: SlackConfig::from_env(),
         gmail: GmailConfig::from_env(),
+        langgraph: LangGraphConfig::from_env(),
     };
     let runner = Runner::new(store.clone(), Arc::new(connectors), "test-owner".into());
     Harness {

@@ -20,6 +20,8 @@ mod gitops;
 mod hardening;
 /// Generated job files: a job or errors, never a crash, a stack overflow or a hang.
 mod job_file_fuzz;
+/// `orchestrator = "langgraph"` against a real `langgraph dev` and a fake for what it cannot do.
+mod langgraph;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
 /// The Context Registry: MCP over stdio and HTTP through the official Python SDK, `connect`,

@@ -171,10 +171,13 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
                 _ = tokio::signal::ctrl_c() => {
                     eprintln!("interrupted: cancelling the run");
                     runner.shutdown(Duration::ZERO).await;
+                    crate::executors::langgraph::settle(Duration::from_secs(10)).await;
                     break;
                 }
             }
         }
+        // A run cut off by its timeout may have left a cancel of its remote run in flight.
+        crate::executors::langgraph::settle(Duration::from_secs(10)).await;
         let row = store.call(move |conn| history::get(conn, last_id)).await?;
         drop(owner);
         Ok(row)

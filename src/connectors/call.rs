@@ -99,6 +99,18 @@ pub async fn send(
     idempotent: bool,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Answer, ApiError> {
+    send_within(api, deadline, meter, idempotent, REQUEST_TIMEOUT, build).await
+}
+
+/// [`send`] for a request that may rightly take up to `longest` (joining a graph's run).
+pub async fn send_within(
+    api: &str,
+    deadline: Instant,
+    meter: &Meter,
+    idempotent: bool,
+    longest: Duration,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Answer, ApiError> {
     let mut server_failures = 0;
     let mut rate_limits = 0;
     loop {
@@ -109,7 +121,7 @@ pub async fn send(
             )));
         }
         meter.requests.fetch_add(1, Ordering::Relaxed);
-        let sent = build().timeout(remaining.min(REQUEST_TIMEOUT)).send().await;
+        let sent = build().timeout(remaining.min(longest)).send().await;
         let wait = match sent {
             Err(error) => {
                 server_failures += 1;

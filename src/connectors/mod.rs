@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod gmail;
+pub mod langgraph;
 pub mod llm;
 pub mod notion;
 pub mod secret;
@@ -24,6 +25,7 @@ pub struct Connectors {
     pub notion: notion::NotionConfig,
     pub slack: slack::SlackConfig,
     pub gmail: gmail::GmailConfig,
+    pub langgraph: langgraph::LangGraphConfig,
 }
 
 impl Connectors {
@@ -38,6 +40,7 @@ impl Connectors {
             notion: notion::NotionConfig::from_env(),
             slack: slack::SlackConfig::from_env(),
             gmail: gmail::GmailConfig::from_env(),
+            langgraph: langgraph::LangGraphConfig::from_env(),
         })
     }
 }

@@ -4,20 +4,11 @@ use super::{Context, Outcome};
 use crate::connectors::llm::{self, ChatRequest, Message};
 use crate::job::LlmTask;
 use crate::run_error::RunError;
-use crate::template::{self, JobFacts, TemplateContext};
+use crate::template;
 
 pub(super) async fn run_llm(task: &LlmTask, context: &Context) -> Result<Outcome, RunError> {
     let job = &context.job;
-    let variables = TemplateContext::new(
-        JobFacts {
-            id: job.id.to_string(),
-            name: job.name.clone(),
-            description: job.description.clone(),
-        },
-        job.schedule.timezone(),
-        context.scheduled_for,
-        context.started_at,
-    );
+    let variables = job.template_context(context.scheduled_for, context.started_at);
     let render = |text: &str, field: &str| {
         template::render(text, &variables)
             .map_err(|error| RunError::permanent(format!("{}: `{field}`: {error}", job.file)))

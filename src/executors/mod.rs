@@ -4,6 +4,7 @@
 //! [`crate::briefing`].
 
 mod agent;
+pub mod langgraph;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct Context {
     pub store: Store,
     /// The run row of this attempt.
     pub run_id: i64,
+    /// The commit the job's definition came from.
+    pub commit: Arc<str>,
 }
 
 /// Runs one attempt of the job in `context`.
@@ -64,5 +67,6 @@ pub async fn execute(context: &Context) -> Result<Outcome, RunError> {
             )
             .await
         }
+        Task::LangGraph(task) => langgraph::run(task, context).await,
     }
 }

@@ -74,24 +74,6 @@ struct RawSlackPublish {
 
 /// Validates the `[agent]` section of a briefing job.
 pub(super) fn validate(checker: &mut Checker<'_>, agent: &RawAgent, at: usize) -> Option<Task> {
-    for (field, offset) in [
-        (
-            "agent.system",
-            agent.system.as_ref().map(|v| v.span().start),
-        ),
-        (
-            "agent.assistant_id",
-            agent.assistant_id.as_ref().map(|v| v.span().start),
-        ),
-    ] {
-        if let Some(offset) = offset {
-            checker.error(
-                offset,
-                Some(field),
-                "not used by orchestrator = \"briefing\" (its instructions go in `agent.prompt`); remove it",
-            );
-        }
-    }
     let prompt = checker.required(&agent.prompt, "agent.prompt");
     if let Some(prompt) = prompt {
         if prompt.get_ref().trim().is_empty() {

@@ -19,6 +19,7 @@ use crate::template;
 
 mod briefing;
 mod hints;
+mod langgraph;
 
 use hints::{TOO_DEEP, closest_zone, field_at, humanize, too_deep_at};
 
@@ -76,6 +77,13 @@ struct RawAgent {
     max_tokens: Option<Spanned<i64>>,
     lookback: Option<Spanned<String>>,
     assistant_id: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    thread: Option<Spanned<String>>,
+    input: Option<Spanned<toml::Table>>,
+    config: Option<Spanned<toml::Table>>,
+    context: Option<Spanned<toml::Table>>,
+    output: Option<Spanned<String>>,
+    links: Option<Spanned<Vec<Spanned<String>>>>,
     context_tokens: Option<Spanned<i64>>,
     sources: Option<Spanned<briefing::RawSources>>,
     publish: Option<Spanned<briefing::RawPublish>>,
@@ -373,15 +381,7 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
     let offset = agent.orchestrator.as_ref().map_or(0, |o| o.span().start);
     match orchestrator {
         "llm" => {}
-        "briefing" => return briefing::validate(checker, agent, offset),
-        "langgraph" => {
-            checker.error(
-                offset,
-                Some("agent.orchestrator"),
-                "orchestrator \"langgraph\" is not available in this version yet; available: \"llm\", \"briefing\"",
-            );
-            return None;
-        }
+        "briefing" | "langgraph" => {}
         other => {
             checker.error(
                 offset,
@@ -393,41 +393,11 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
             return None;
         }
     }
-    let not_for_llm = [
-        (
-            "agent.lookback",
-            agent.lookback.as_ref().map(|v| v.span().start),
-            "briefing",
-        ),
-        (
-            "agent.sources",
-            agent.sources.as_ref().map(|v| v.span().start),
-            "briefing",
-        ),
-        (
-            "agent.publish",
-            agent.publish.as_ref().map(|v| v.span().start),
-            "briefing",
-        ),
-        (
-            "agent.context_tokens",
-            agent.context_tokens.as_ref().map(|v| v.span().start),
-            "briefing",
-        ),
-        (
-            "agent.assistant_id",
-            agent.assistant_id.as_ref().map(|v| v.span().start),
-            "langgraph",
-        ),
-    ];
-    for (field, offset, owner) in not_for_llm {
-        if let Some(offset) = offset {
-            checker.error(
-                offset,
-                Some(field),
-                format!("only used by orchestrator = \"{owner}\"; remove it for \"llm\""),
-            );
-        }
+    foreign_fields(checker, agent, orchestrator);
+    match orchestrator {
+        "briefing" => return briefing::validate(checker, agent, offset),
+        "langgraph" => return langgraph::validate(checker, agent, offset),
+        _ => {}
     }
     let prompt = checker.required(&agent.prompt, "agent.prompt");
     if let Some(prompt) = prompt {
@@ -453,6 +423,110 @@ fn validate_agent(checker: &mut Checker<'_>, agent: &RawAgent) -> Option<Task> {
         temperature,
         max_tokens,
     }))
+}
+
+/// Errors for the `[agent]` fields another orchestrator uses, naming it: a field that does
+/// nothing must not pass review looking like it does something.
+fn foreign_fields(checker: &mut Checker<'_>, agent: &RawAgent, orchestrator: &str) {
+    let at = |value: Option<std::ops::Range<usize>>| value.map(|span| span.start);
+    let fields: [(&str, Option<usize>, &[&str]); 16] = [
+        (
+            "agent.system",
+            at(agent.system.as_ref().map(Spanned::span)),
+            &["llm"],
+        ),
+        (
+            "agent.model",
+            at(agent.model.as_ref().map(Spanned::span)),
+            &["llm", "briefing"],
+        ),
+        (
+            "agent.temperature",
+            at(agent.temperature.as_ref().map(Spanned::span)),
+            &["llm", "briefing"],
+        ),
+        (
+            "agent.max_tokens",
+            at(agent.max_tokens.as_ref().map(Spanned::span)),
+            &["llm", "briefing"],
+        ),
+        (
+            "agent.lookback",
+            at(agent.lookback.as_ref().map(Spanned::span)),
+            &["briefing"],
+        ),
+        (
+            "agent.sources",
+            at(agent.sources.as_ref().map(Spanned::span)),
+            &["briefing"],
+        ),
+        (
+            "agent.publish",
+            at(agent.publish.as_ref().map(Spanned::span)),
+            &["briefing"],
+        ),
+        (
+            "agent.context_tokens",
+            at(agent.context_tokens.as_ref().map(Spanned::span)),
+            &["briefing"],
+        ),
+        (
+            "agent.assistant_id",
+            at(agent.assistant_id.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.url",
+            at(agent.url.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.thread",
+            at(agent.thread.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.input",
+            at(agent.input.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.config",
+            at(agent.config.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.context",
+            at(agent.context.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.output",
+            at(agent.output.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+        (
+            "agent.links",
+            at(agent.links.as_ref().map(Spanned::span)),
+            &["langgraph"],
+        ),
+    ];
+    for (field, offset, owners) in fields {
+        let Some(offset) = offset else { continue };
+        if owners.contains(&orchestrator) {
+            continue;
+        }
+        let owner = owners
+            .iter()
+            .map(|o| format!("orchestrator = \"{o}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        checker.error(
+            offset,
+            Some(field),
+            format!("only used by {owner}; remove it for \"{orchestrator}\""),
+        );
+    }
 }
 
 /// `agent.model`: trimmed, not empty.
@@ -644,11 +718,11 @@ prompt = "Plan for {{date}} ({{weekday}})"
                 "not a job kind",
             ),
             (
-                "orchestrator later",
+                "field of another orchestrator",
                 &GOOD.replace("\"llm\"", "\"langgraph\""),
-                (10, 16),
-                Some("agent.orchestrator"),
-                "not available",
+                (11, 9),
+                Some("agent.model"),
+                "only used by orchestrator = \"llm\" or orchestrator = \"briefing\"",
             ),
             (
                 "missing name",

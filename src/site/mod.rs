@@ -267,7 +267,7 @@ impl Site {
         {
             page.sources = crate::briefing::render::source_lines(&briefing);
         }
-        self.write_run_pages(conn, &summary, &newest, &page.runs, now)?;
+        self.write_run_pages(conn, &summary, &newest, &mut page.runs, now)?;
         self.page(&views::job_path(id), "job", &page)?;
         self.json(
             &format!("jobs/{id}.json"),
@@ -295,7 +295,7 @@ impl Site {
                 history::job_runs_oldest_first(conn, id, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
             let mut newest_first = rows;
             newest_first.reverse();
-            let page = views::job_page(
+            let mut page = views::job_page(
                 &summary,
                 &definition,
                 &newest_first,
@@ -304,28 +304,37 @@ impl Site {
                 now,
             );
             if all_history {
-                self.write_run_pages(conn, &summary, &newest_first, &page.runs, now)?;
+                self.write_run_pages(conn, &summary, &newest_first, &mut page.runs, now)?;
             }
             self.page(&views::archive_path(id, number), "job", &page)?;
         }
         Ok(())
     }
 
-    /// Own pages of the runs whose error or result the list cut, and of every briefing run
-    /// (its page shows the briefing itself).
+    /// Own pages of the runs whose error or result the list cut, of every briefing run (its
+    /// page shows the briefing itself) and of every LangGraph run (its page names the thread).
     fn write_run_pages(
         &mut self,
         conn: &Connection,
         summary: &JobSummary,
         rows: &[runs::RunRow],
-        shown: &[views::RunView],
+        shown: &mut [views::RunView],
         now: DateTime<Utc>,
     ) -> Result<(), SiteError> {
-        for (row, view) in rows.iter().zip(shown) {
+        for (row, view) in rows.iter().zip(shown.iter_mut()) {
             let briefing = crate::store::briefings::record(conn, row.id)?;
-            if view.truncated || briefing.is_some() {
-                let page = views::run_page(Some(summary), row, briefing.as_deref(), now);
+            let remote =
+                crate::store::langgraph::remote_of(conn, row.id)?.map(|(server, thread, run)| {
+                    views::RemoteView {
+                        server: crate::connectors::redact_url(&server),
+                        thread,
+                        run,
+                    }
+                });
+            if view.truncated || briefing.is_some() || remote.is_some() {
+                let page = views::run_page(Some(summary), row, briefing.as_deref(), remote, now);
                 self.page(&views::run_path(row.id), "run", &page)?;
+                view.truncated = true;
             }
         }
         Ok(())

@@ -313,7 +313,8 @@ pub struct RunView {
     pub commit: Option<String>,
     pub error: Option<String>,
     pub result: Option<String>,
-    /// The list shows a cut error or result; `page` has it whole.
+    /// The run has its own page (`page`): the list cut its error or result, or the page shows
+    /// more (a briefing, a LangGraph thread).
     pub truncated: bool,
     pub page: String,
     pub links: Vec<String>,
@@ -355,6 +356,16 @@ pub struct RunPage {
     pub run: RunView,
     /// The briefing, for a briefing job's run.
     pub briefing: Option<super::briefing::BriefingView>,
+    /// Where a LangGraph job's run ran: server, thread and run ids.
+    pub remote: Option<RemoteView>,
+}
+
+/// A LangGraph run as its run page names it, so a LangGraph Studio user can find it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteView {
+    pub server: String,
+    pub thread: String,
+    pub run: String,
 }
 
 /// One deployment as listed.
@@ -728,6 +739,7 @@ pub fn run_page(
     summary: Option<&JobSummary>,
     run: &RunRow,
     briefing: Option<&str>,
+    remote: Option<RemoteView>,
     now: DateTime<Utc>,
 ) -> RunPage {
     let zone = summary
@@ -748,6 +760,7 @@ pub fn run_page(
         job_href: job_path(&run.job_id),
         run: run_view(run, zone, true),
         briefing: briefing.and_then(|record| super::briefing::view(record, zone)),
+        remote,
     }
 }
 

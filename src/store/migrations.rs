@@ -143,4 +143,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (job_id, day)
     ) WITHOUT ROWID;
     ",
+    // 5: LangGraph. A job's thread on each server it used (`thread = "job"` keeps one), and
+    // the remote thread and run of each of our runs: shown on the run page, and cancelled on
+    // start-up when a crash left one running (`done` is 0 until our run has ended).
+    "
+    CREATE TABLE langgraph_threads (
+        job_id    TEXT NOT NULL,
+        server    TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        PRIMARY KEY (job_id, server)
+    ) WITHOUT ROWID;
+    CREATE TABLE langgraph_runs (
+        run_id        INTEGER PRIMARY KEY,
+        server        TEXT NOT NULL,
+        thread_id     TEXT NOT NULL,
+        remote_run_id TEXT NOT NULL,
+        done          INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX langgraph_runs_open ON langgraph_runs (run_id) WHERE done = 0;
+    ",
 ];

@@ -10,6 +10,7 @@ pub mod briefings;
 pub mod deployments;
 pub mod history;
 pub mod jobs;
+pub mod langgraph;
 mod migrations;
 pub mod runs;
 pub mod time;
