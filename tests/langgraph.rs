@@ -483,3 +483,108 @@ fn through_serve_the_run_page_shows_the_answer_the_thread_and_the_link() {
     );
     drop(daemon);
 }
+
+/// Starts `serve` on `repo`, runs `job` through it without waiting, and returns the daemon
+/// with our run's remote (thread, run) once the server has it (the open one: earlier runs
+/// of the test are done).
+fn started_remote(
+    repo: &TestRepo,
+    commit: &str,
+    job: &str,
+    args: &[&str],
+) -> (Daemon, String, String) {
+    let mut serve_args = vec!["--repo".to_string(), repo.work.display().to_string()];
+    serve_args.extend(args.iter().map(|a| a.to_string()));
+    let serve_args: Vec<&str> = serve_args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(&repo.state(), &serve_args, &[]);
+    assert!(daemon.wait_applied(commit), "{}", daemon.log_text());
+    let output = run(backoffice(&repo.state()).args(["run", job, "--format", "json"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut remote = None;
+    wait_until(Duration::from_secs(20), || {
+        let conn = crate::support::runs_db(&repo.state());
+        remote = conn
+            .query_row(
+                "SELECT thread_id, remote_run_id FROM langgraph_runs WHERE done = 0 ORDER BY run_id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .ok();
+        remote.is_some()
+    });
+    let (thread, run_id) =
+        remote.unwrap_or_else(|| panic!("no remote run:\n{}", daemon.log_text()));
+    (daemon, thread, run_id)
+}
+
+#[test]
+fn a_shutdown_or_a_crash_leaves_nothing_running_on_the_server() {
+    let Some(url) = server() else { return };
+    let status = |thread: &str, run: &str| {
+        http("GET", &format!("{url}/threads/{thread}/runs/{run}"), None).1["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let repo = TestRepo::new();
+    repo.write(
+        "jobs/slow.toml",
+        &job_file(
+            "slow",
+            url,
+            "timeout = \"5m\"",
+            "[agent.context]\nseconds = 120",
+        ),
+    );
+    let commit = repo.commit("a slow graph");
+
+    // A graceful shutdown cuts the run off after its grace, and cancels it remotely.
+    let (daemon, thread, run) = started_remote(&repo, &commit, "slow", &["--grace", "1s"]);
+    assert!(
+        wait_until(Duration::from_secs(15), || status(&thread, &run)
+            == "running"),
+        "the remote run starts"
+    );
+    let exit = daemon.stop();
+    assert!(exit.success());
+    assert_eq!(
+        status(&thread, &run),
+        "interrupted",
+        "cancelled before serve exited"
+    );
+
+    // SIGKILL: the server cancels the run when the join's connection drops, and the next
+    // start marks our interrupted run's remote run as dealt with.
+    let (mut daemon, thread, run) = started_remote(&repo, &commit, "slow", &[]);
+    assert!(wait_until(Duration::from_secs(15), || status(
+        &thread, &run
+    ) == "running"));
+    daemon.signal("KILL");
+    let _ = daemon.child.wait();
+    assert!(
+        wait_until(Duration::from_secs(15), || status(&thread, &run)
+            == "interrupted"),
+        "the crash left the remote run going: {}",
+        status(&thread, &run)
+    );
+    let restarted = Daemon::start(
+        &repo.state(),
+        &["--repo", &repo.work.display().to_string()],
+        &[],
+    );
+    let settled = wait_until(Duration::from_secs(15), || {
+        crate::support::runs_db(&repo.state())
+            .query_row(
+                "SELECT count(*) FROM langgraph_runs WHERE done = 0",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .is_ok_and(|open| open == 0)
+    });
+    assert!(
+        settled,
+        "the restart dealt with the crashed run's remote run:\n{}",
+        restarted.log_text()
+    );
+    drop(restarted);
+}
