@@ -164,8 +164,18 @@ pub struct CheckArgs {
     /// How many fire times to show per job.
     #[arg(long, default_value_t = 5)]
     pub count: usize,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// `github` prints GitHub Actions workflow commands, so errors land on the pull
+    /// request's lines.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// How `check` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Github,
 }
 
 #[derive(Debug, Args)]

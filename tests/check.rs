@@ -159,3 +159,69 @@ fn plan_shows_adds_changes_removals_and_invalid_files_against_the_deployment() {
     );
     assert!(text.contains("jobs/c.toml:1:8: `name`:"), "{text}");
 }
+
+/// `check --format github`: every line is a well-formed workflow command (or the summary),
+/// errors point at file, line and column, DST notes are warnings on the `schedule` line,
+/// and nothing from a file can start a command of its own.
+#[test]
+fn github_format_puts_errors_on_the_pull_requests_lines() {
+    let repo = TestRepo::new();
+    repo.write("jobs/good.toml", &job("Good", "0 7 * * *", ""));
+    repo.write(
+        "jobs/ny.toml",
+        &job("New York", "30 2 * * *", "").replace("Asia/Seoul", "America/New_York"),
+    );
+    repo.write(
+        "jobs/bad.toml",
+        "name = \"x\"\nkind = \"agent\"\nschedule = \"0 7 * *\"\n[agent]\nprompt = \"p\"\n",
+    );
+    repo.write("jobs/a,b.toml", &job("Comma", "0 7 * * *", ""));
+    let output = run(backoffice(&repo.state())
+        .args(["check", "--format", "github"])
+        .arg(repo.work.join("jobs")));
+    assert_eq!(output.status.code(), Some(1), "invalid files fail the step");
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    let (commands, plain): (Vec<&str>, Vec<&str>) = lines.iter().partition(|l| l.starts_with("::"));
+    assert_eq!(plain.len(), 1, "only the summary is plain: {text}");
+    assert!(
+        plain[0].contains("4 job file(s): 2 valid, 2 invalid"),
+        "{text}"
+    );
+    for command in &commands {
+        let (head, message) = command[2..]
+            .split_once("::")
+            .expect("::kind props::message");
+        let (kind, props) = head.split_once(' ').expect("kind and properties");
+        assert!(kind == "error" || kind == "warning", "{command}");
+        for prop in props.split(',') {
+            let (key, value) = prop.split_once('=').expect("key=value");
+            assert!(["file", "line", "col", "title"].contains(&key), "{command}");
+            assert!(
+                !value.contains(':') && !value.contains(','),
+                "escaped: {command}"
+            );
+        }
+        assert!(!message.is_empty() && !message.contains('\n'), "{command}");
+    }
+    let bad = commands
+        .iter()
+        .find(|c| c.contains("file=") && c.contains("bad.toml"))
+        .expect("an error for bad.toml");
+    assert!(
+        bad.starts_with("::error ") && bad.contains(",line=3,col=12,"),
+        "{bad}"
+    );
+    assert!(bad.contains("title=backoffice check%3A schedule"), "{bad}");
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("::error ") && c.contains("a%2Cb.toml")),
+        "the comma in a file name is escaped: {text}"
+    );
+    let dst = commands
+        .iter()
+        .find(|c| c.starts_with("::warning ") && c.contains("ny.toml"))
+        .expect("a daylight-saving warning");
+    assert!(dst.contains(",line=3,"), "on the schedule line: {dst}");
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{CommandError, local_time, print_json, utc_time};
 use crate::catalog::{self, SourceContent, SourceFile};
-use crate::cli::{CheckArgs, Format};
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::job_file::FileError;
 
 #[derive(Serialize)]
@@ -84,8 +84,9 @@ pub(super) fn execute(args: &CheckArgs) -> Result<ExitCode, CommandError> {
         errors: catalog.errors().cloned().collect(),
     };
     match args.format {
-        Format::Json => print_json(&report)?,
-        Format::Text => print_text(&report, files.len()),
+        CheckFormat::Json => print_json(&report)?,
+        CheckFormat::Text => print_text(&report, files.len()),
+        CheckFormat::Github => print_github(&report, &files),
     }
     Ok(if report.valid {
         ExitCode::SUCCESS
@@ -134,6 +135,82 @@ fn print_text(report: &Report, file_count: usize) {
             invalid_files.len()
         );
     }
+}
+
+/// GitHub Actions workflow commands: `::error` on each error's line and column, `::warning`
+/// on the `schedule` line for daylight-saving notes, then the summary as a plain line.
+fn print_github(report: &Report, files: &[SourceFile]) {
+    for error in &report.errors {
+        let title = match &error.field {
+            Some(field) => format!("backoffice check: {field}"),
+            None => "backoffice check".to_string(),
+        };
+        println!(
+            "::error file={},line={},col={},title={}::{}",
+            property(&error.file),
+            error.line,
+            error.column,
+            property(&title),
+            data(&error.message)
+        );
+    }
+    for job in &report.jobs {
+        let line = files
+            .iter()
+            .find(|f| f.path == job.file)
+            .and_then(|f| match &f.content {
+                SourceContent::Text(text) => schedule_line(text),
+                _ => None,
+            })
+            .unwrap_or(1);
+        for warning in &job.warnings {
+            println!(
+                "::warning file={},line={line},title={}::{}",
+                property(&job.file),
+                property("daylight saving"),
+                data(warning)
+            );
+        }
+    }
+    let invalid: std::collections::BTreeSet<&str> =
+        report.errors.iter().map(|e| e.file.as_str()).collect();
+    println!(
+        "{} job file(s): {} valid, {} invalid",
+        files.len(),
+        report.jobs.len(),
+        invalid.len()
+    );
+}
+
+/// The line of the top-level `schedule = …` key, 1-based.
+fn schedule_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with("schedule") && l["schedule".len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
+}
+
+/// A workflow command's message: `%`, CR and LF escaped, so no text from a job file can end
+/// the command or start another (terminal control characters are dropped too).
+fn data(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A workflow command's property value: as [`data`], plus `:` and `,`.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Adds the job files at `path` (a file, or a folder searched recursively).
@@ -205,4 +282,23 @@ fn source_file(path: &Path, root: &Path, is_symlink: bool) -> Result<SourceFile,
         id,
         content,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_commands_cannot_be_broken_out_of() {
+        assert_eq!(
+            data("50% done\n::error::x\r\u{1b}[31m"),
+            "50%25 done%0A::error::x%0D[31m"
+        );
+        assert_eq!(property("jobs/a,b:c.toml"), "jobs/a%2Cb%3Ac.toml");
+        assert_eq!(
+            schedule_line("name = \"x\"\n  schedule = \"0 7 * * *\""),
+            Some(2)
+        );
+        assert_eq!(schedule_line("schedules = 1"), None);
+    }
 }
