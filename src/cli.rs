@@ -70,6 +70,9 @@ pub enum Command {
     /// Try a briefing job without publishing (`--dry-run`), or regenerate a past run's
     /// briefing from its stored items with today's prompt and model (`--replay RUN`).
     Briefing(BriefingArgs),
+    /// Check what the jobs need: the model server and its models, Notion, Slack, Gmail,
+    /// LangGraph, the git source, the state folder, the listen address. Exit 1 on any ✗.
+    Doctor(DoctorArgs),
     /// Recent runs, newest first.
     Runs(RunsArgs),
     /// Next fire times.
@@ -224,6 +227,25 @@ pub struct BriefingArgs {
     pub model: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// The status site's address `serve` would take.
+    #[arg(
+        long,
+        env = "BACKOFFICE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    /// The MCP HTTP address `serve --mcp-listen` would take, if any.
+    #[arg(long, env = "BACKOFFICE_MCP_LISTEN", value_name = "ADDR")]
+    pub mcp_listen: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

@@ -24,6 +24,8 @@ use crate::run_error::RunError;
 use crate::store::jobs;
 use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 
 /// Longest wait between two attempts, whatever the backoff or the server's `Retry-After`.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
@@ -375,8 +377,14 @@ impl Runner {
                 commit: Arc::clone(&occurrence.commit),
             };
             let result = tokio::select! {
-                result = tokio::time::timeout(job.timeout, executors::execute(&context)) => match result {
-                    Ok(result) => Attempt::Done(result),
+                result = tokio::time::timeout(job.timeout, AssertUnwindSafe(executors::execute(&context)).catch_unwind()) => match result {
+                    Ok(Ok(result)) => Attempt::Done(result),
+                    // A bug in an executor fails this run, not the runner: the run is recorded
+                    // and the job's next runs are not held behind it.
+                    Ok(Err(panic)) => Attempt::Done(Err(RunError::permanent(format!(
+                        "backoffice hit a bug while running this job ({}); the next run will try again; please report it",
+                        panic_text(&*panic)
+                    )))),
                     Err(_) => Attempt::TimedOut,
                 },
                 reason = wait_cancel(&mut cancelled) => Attempt::Cancelled(reason),
@@ -521,6 +529,15 @@ impl Runner {
             }
         }
     }
+}
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 enum Attempt {

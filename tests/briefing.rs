@@ -1721,9 +1721,15 @@ fn a_run_publishes_one_page_a_day_links_it_and_shows_it_on_the_site() {
                "to_answer": [], "updates": []})
         .to_string(),
     ));
+    let before = world.prompts().len();
     let (output, second) = world.run_job();
     assert!(output.status.success(), "{second:#}");
     assert_eq!(second["status"], "succeeded");
+    // The page is rewritten with the whole day: the morning's items are in the input again,
+    // next to the new message.
+    let prompts = world.prompts()[before..].join("\n");
+    assert!(prompts.contains("SECOND-RUN-MESSAGE"), "{prompts}");
+    assert!(prompts.contains("배포는 금요일로 확정했습니다"), "the morning's items: {prompts}");
     let pages = world.notion.created_pages();
     assert_eq!(pages.len(), 1, "one page per job per local day: {pages:#?}");
     assert!(!pages[0].in_trash);
@@ -1952,8 +1958,11 @@ fn every_source_failing_fails_the_run_without_retrying_it() {
 
 #[test]
 fn the_ledger_skips_what_was_briefed_but_not_a_page_edited_since() {
+    // Two local days in a row, whenever the test runs: UTC+14 and then UTC-11 (a second run
+    // on the same local day rewrites that day's page with the whole day, repeats included).
     let world = World::new();
-    world.commit_job(&job_text("", "", ALL_SOURCES, NOTION_PUBLISH));
+    let job = job_text("", "", ALL_SOURCES, NOTION_PUBLISH);
+    world.commit_job(&job.replace("Asia/Seoul", "Pacific/Kiritimati"));
     let (output, first) = world.run_job();
     assert!(output.status.success(), "{first:#}");
     assert_eq!(first["status"], "succeeded");
@@ -1970,6 +1979,7 @@ fn the_ledger_skips_what_was_briefed_but_not_a_page_edited_since() {
         json!({"decisions": [], "to_answer": [], "updates": [{"ids": ["N1"], "text": "Launch slips to October"}]})
             .to_string(),
     ));
+    world.commit_job(&job.replace("Asia/Seoul", "Pacific/Pago_Pago"));
     let (output, second) = world.run_job();
     assert!(output.status.success(), "{second:#}");
     assert_eq!(second["status"], "succeeded", "{second:#}");

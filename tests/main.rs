@@ -13,6 +13,8 @@ mod browser;
 mod check;
 /// SIGKILL during a run, graceful shutdown, and several processes on one database.
 mod crash;
+/// `backoffice doctor` against the fakes: every ✓ and ✗ path.
+mod doctor;
 /// `serve` end to end: pushes, commits, resets, invalid files, deletions, remote mode.
 mod gitops;
 /// Issue 8's defects, from outside: template bombs, stalled clients, rebinding hosts,

@@ -111,10 +111,13 @@ fn clean(text: &str) -> String {
         .filter(|w| !w.contains("://"))
         .filter(|w| {
             let inner = w.trim_matches(|c: char| !c.is_alphanumeric());
-            !(w.starts_with('[')
-                && inner.len() >= 2
-                && inner[1..].chars().all(|c| c.is_ascii_digit())
-                && inner.starts_with(['S', 'G', 'N']))
+            // Only our own citations ([S1], [G12]): ASCII, so the slice is on a boundary.
+            let citation = inner.len() >= 2
+                && inner.starts_with(['S', 'G', 'N'])
+                && inner
+                    .get(1..)
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+            !(w.starts_with('[') && citation)
         })
         .collect();
     let joined = words.join(" ");
@@ -151,6 +154,10 @@ mod tests {
     fn bullets_citing_nothing_collected_are_dropped_and_links_are_ours() {
         let (a, b) = (item("slack:C1:1"), item("slack:C1:2"));
         let ids: HashMap<String, &Item> = [("S1".to_string(), &a), ("S2".to_string(), &b)].into();
+        assert_eq!(
+            clean("[공지] 배포 [S1] 일정 [확인]"),
+            "[공지] 배포 일정 [확인]"
+        );
         let answer = "<think>hmm {}</think>```json\n{\"decisions\":[{\"ids\":[\"S1\",\"[S2]\"],\"text\":\"Approve the release [S1] https://evil.example/x\"}],\
             \"to_answer\":[{\"ids\":[\"S9\"],\"text\":\"Invented\"},{\"ids\":[],\"text\":\"No source\"}],\"updates\":[]}\n```";
         let reading = read(answer, &ids).expect("usable");

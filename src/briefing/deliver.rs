@@ -25,6 +25,7 @@ pub async fn run(
     let Prepared {
         mut briefing,
         items,
+        considered,
     } = prepare(occasion, connectors, store).await?;
     let zone = occasion.job.schedule.timezone();
     save(store, run_id, &briefing, &items, false).await?;
@@ -73,6 +74,7 @@ pub async fn run(
     let record = serde_json::to_string(&briefing).unwrap_or_default();
     let ledger: Vec<(String, String)> = items
         .iter()
+        .filter(|i| considered.contains(&i.id))
         .map(|i| (i.id.clone(), i.version.clone()))
         .collect();
     let job = occasion.job.id.to_string();

@@ -56,6 +56,9 @@ const PUBLISH_MAX: Duration = Duration::from_secs(90);
 pub struct Prepared {
     pub briefing: Briefing,
     pub items: Vec<Item>,
+    /// The items the reader has now seen or the model weighed: the ledger takes only these,
+    /// so what a budget, a cap or a digest left out comes back next time.
+    pub considered: std::collections::HashSet<String>,
 }
 
 /// What the briefing is for: the job, its occurrence and when the attempt started.
@@ -92,17 +95,43 @@ pub async fn prepare(
     store: &Store,
 ) -> Result<Prepared, RunError> {
     let job_id = occasion.job.id.to_string();
-    let (ledger, last_end, own_pages) = store
+    let day = occasion.day();
+    let (last_end, today, own_pages) = store
         .call(move |conn| {
             Ok((
-                briefings::ledger(conn, &job_id)?,
-                briefings::last_published_end(conn, &job_id)?,
+                briefings::last_complete_end(conn, &job_id)?,
+                briefings::first_of_day(conn, &job_id, &day)?,
                 briefings::page_ids(conn, &job_id)?,
             ))
         })
         .await
         .map_err(|e| RunError::retryable(format!("cannot read the briefing ledger: {e}")))?;
-    let window = window::compute(last_end, occasion.started_at, occasion.task.lookback);
+    // A second run the same day rewrites the day's page, so it covers the whole day so far
+    // and sees today's items as new.
+    let (window, ledger_before) = match today {
+        Some((start, first_end)) if start < occasion.started_at => (
+            Window {
+                start,
+                end: occasion.started_at,
+                capped: false,
+            },
+            Some(first_end),
+        ),
+        _ => (
+            window::compute(last_end, occasion.started_at, occasion.task.lookback),
+            None,
+        ),
+    };
+    // The parent page changes whenever a page of the day is added under it.
+    let mut own_pages = own_pages;
+    if let Some(publish) = &occasion.task.publish_notion {
+        own_pages.push(publish.parent_page.replace('-', ""));
+    }
+    let job_id = occasion.job.id.to_string();
+    let ledger = store
+        .call(move |conn| briefings::ledger(conn, &job_id, ledger_before))
+        .await
+        .map_err(|e| RunError::retryable(format!("cannot read the briefing ledger: {e}")))?;
     let started = Clock::now();
     let remaining = occasion.deadline.saturating_duration_since(Instant::now());
     let collect_deadline = Instant::now() + remaining.mul_f64(COLLECT_SHARE).min(COLLECT_MAX);
@@ -221,6 +250,7 @@ async fn compose(
         },
     };
     let summarise_ms = elapsed_ms(started);
+    let answered = summary.answered;
     let prompt_hash = {
         let digest = Sha256::digest(format!("{}\n{instructions}", prompt::system()).as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -269,7 +299,17 @@ async fn compose(
         page: None,
         warnings: Vec::new(),
     };
-    Ok(Prepared { briefing, items })
+    let mut considered: std::collections::HashSet<String> = answered.into_iter().collect();
+    for section in &briefing.sections {
+        for bullet in &section.bullets {
+            considered.extend(bullet.items.iter().cloned());
+        }
+    }
+    Ok(Prepared {
+        briefing,
+        items,
+        considered,
+    })
 }
 
 fn every_source_failed(reports: &[SourceReport]) -> RunError {

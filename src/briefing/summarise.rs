@@ -43,6 +43,8 @@ pub struct Summary {
     pub shortened: usize,
     pub left_out: usize,
     pub sent_tokens: u64,
+    /// Ids of the items in calls the model answered: it saw them and chose what to say.
+    pub answered: Vec<String>,
 }
 
 /// Summarises `items` (ranked, best first) for `instructions` (the rendered prompt).
@@ -59,7 +61,12 @@ pub async fn summarise(
     }
     let system = prompt::system();
     let fixed = prompt::tokens(&system) + prompt::tokens(instructions) + 64;
-    let budget = prompt::input_budget(settings.context_tokens, settings.max_tokens, fixed);
+    // Room for the answer twice: a repair request carries the unusable answer back.
+    let budget = prompt::input_budget(
+        settings.context_tokens,
+        settings.max_tokens.saturating_mul(2),
+        fixed,
+    );
     if budget < MIN_BUDGET {
         summary.degraded = Some(format!(
             "the model's context ({} tokens) leaves no room for items after the instructions and \
@@ -123,6 +130,9 @@ pub async fn summarise(
         {
             Ok(reading) => {
                 summary.claims_dropped += reading.dropped;
+                summary
+                    .answered
+                    .extend(chunk_items.iter().map(|i| i.id.clone()));
                 readings.push(reading);
             }
             Err(Failure::Unreachable(reason)) => {

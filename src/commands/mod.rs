@@ -17,6 +17,7 @@ macro_rules! say {
 mod briefing;
 mod check;
 mod connect;
+mod doctor;
 mod mcp;
 mod next;
 mod plan;
@@ -101,6 +102,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Plan(args) => plan::execute(&state, &args),
         Command::Run(args) => run::execute(&state, &args),
         Command::Briefing(args) => briefing::execute(&state, &args),
+        Command::Doctor(args) => doctor::execute(&state, &args),
         Command::Runs(args) => runs::execute(&state, &args),
         Command::Next(args) => next::execute(&state, &args),
         Command::Status(args) => status::execute(&state, &args),

@@ -168,13 +168,20 @@ pub async fn send_within(
                         if server_failures >= SERVER_ATTEMPTS || !idempotent {
                             return Ok(answer);
                         }
-                        retry_after.unwrap_or_else(|| backoff(server_failures))
+                        let wait = retry_after.unwrap_or_else(|| backoff(server_failures));
+                        if wait > MAX_RETRY_AFTER {
+                            return Ok(answer);
+                        }
+                        wait
                     }
                     _ => return Ok(answer),
                 }
             }
         };
-        if Instant::now() + wait >= deadline {
+        if Instant::now()
+            .checked_add(wait)
+            .is_none_or(|then| then >= deadline)
+        {
             return Err(ApiError::retryable(format!(
                 "{api} asked to wait {} s, longer than the run has left",
                 wait.as_secs().max(1)
@@ -192,6 +199,21 @@ impl ApiError {
             ..self
         }
     }
+}
+
+/// Pages one listing may take: a server that repeats its cursor, or sends empty pages with a
+/// new cursor for ever, cannot hold a run until its deadline.
+pub const MAX_PAGES: usize = 200;
+
+/// The cursor to page on to: `next`, unless it is the one just used or the listing already
+/// took [`MAX_PAGES`]. `pages` counts the pages read.
+pub fn next_page(
+    next: Option<String>,
+    current: Option<&String>,
+    pages: &mut usize,
+) -> Option<String> {
+    *pages += 1;
+    next.filter(|n| Some(n) != current && *pages < MAX_PAGES)
 }
 
 /// `BACKOFF · 2^(n-1)` with up to a quarter of jitter, so concurrent calls spread out.

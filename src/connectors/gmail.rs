@@ -221,10 +221,25 @@ impl<'a> Gmail<'a> {
         })?;
         // Registered before anything else sees it, so it is scrubbed from every text.
         let token = Secret::new("GMAIL_ACCESS_TOKEN", parsed.access_token);
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        // Google says about an hour; a larger figure (a hostile or broken endpoint) is capped.
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).min(24 * 3600));
         let until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
         *cache = Some((token.clone(), until));
         Ok(token)
+    }
+
+    /// Refreshes the access token now, whatever the cache holds: what `doctor` checks.
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let stale = self
+            .config
+            .cache
+            .lock()
+            .await
+            .as_ref()
+            .map(|(t, _)| t.clone());
+        self.token(Some(stale.as_ref().map_or("", Secret::expose)))
+            .await
+            .map(drop)
     }
 
     /// GETs `path` with `query`; a 401 refreshes the token once and tries again.
@@ -281,6 +296,7 @@ impl<'a> Gmail<'a> {
     pub async fn list(&self, query: &str, cap: usize) -> Result<(Vec<String>, bool), ApiError> {
         let mut ids = Vec::new();
         let mut page_token: Option<String> = None;
+        let mut read = 0;
         loop {
             let mut args = vec![
                 ("q", query.to_string()),
@@ -302,7 +318,8 @@ impl<'a> Gmail<'a> {
                 ids.truncate(cap);
                 return Ok((ids, true));
             }
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            let next = page.next_page_token.filter(|t| !t.is_empty());
+            match call::next_page(next, page_token.as_ref(), &mut read) {
                 Some(token) if ids.len() < cap => page_token = Some(token),
                 Some(_) => return Ok((ids, true)),
                 None => return Ok((ids, false)),

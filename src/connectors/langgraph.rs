@@ -257,14 +257,19 @@ impl LangGraph {
 
     /// Waits for the run to end; the final state values (also for a failed or cancelled run).
     pub async fn join(&self, run: &RemoteRun) -> Result<Value, ApiError> {
-        let longest = self.deadline.saturating_duration_since(Instant::now());
+        // A little past the run's deadline: the runner's timeout, which cancels the run and
+        // records it as timed out, must come first.
+        let late = self.with_deadline(self.deadline + Duration::from_secs(5));
+        let longest = late.deadline.saturating_duration_since(Instant::now());
         // If we go away (a crash), the server cancels the run itself: no orphan keeps the
         // one worker of `langgraph dev` busy.
         let path = format!(
             "/threads/{}/runs/{}/join?cancel_on_disconnect=true",
             run.thread_id, run.run_id
         );
-        self.request(reqwest::Method::GET, &path, None, true, longest)
+        // Not retried: with cancel_on_disconnect, a dropped join has cancelled the run, and a
+        // second join would answer with the thread's state, not this run's.
+        late.request(reqwest::Method::GET, &path, None, false, longest)
             .await
             .map(|(_, value)| value)
     }
@@ -314,6 +319,36 @@ impl LangGraph {
         )
         .await
         .map(|(_, value)| value)
+    }
+
+    /// Whether the server answers `GET /ok`.
+    pub async fn ok(&self) -> Result<(), ApiError> {
+        self.request(
+            reqwest::Method::GET,
+            "/ok",
+            None,
+            true,
+            Duration::from_secs(10),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Whether `id` is an assistant id or a graph id the server has.
+    pub async fn has_assistant(&self, id: &str) -> Result<bool, ApiError> {
+        let (_, value) = self
+            .request(
+                reqwest::Method::POST,
+                "/assistants/search",
+                Some(&json!({"limit": 1000, "offset": 0})),
+                true,
+                Duration::from_secs(30),
+            )
+            .await?;
+        Ok(value.as_array().is_some_and(|list| {
+            list.iter()
+                .any(|a| a["assistant_id"] == id || a["graph_id"] == id)
+        }))
     }
 
     /// `graph_id (assistant_id)` of every assistant the server has, for an error message.

@@ -221,6 +221,50 @@ fn http_error(
     }
 }
 
+/// The model ids the server lists (`GET /models`), or why it could not be asked.
+pub async fn models(http: &reqwest::Client, config: &LlmConfig) -> Result<Vec<String>, String> {
+    let shown = redact_url(&config.base_url);
+    let key = config.api_key.as_ref().map_or("ollama", Secret::expose);
+    let response = http
+        .get(format!("{}/models", config.base_url))
+        .bearer_auth(key)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|error| unreachable(&shown, &error).message)?;
+    let status = response.status();
+    let body = read_body(response)
+        .await
+        .map_err(|e| format!("{shown} dropped the connection: {}", call::describe(&e)))?;
+    if !status.is_success() {
+        return Err(format!(
+            "{shown} answered GET /models with HTTP {status}: {}",
+            excerpt(&body, 160)
+        ));
+    }
+    let list: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        format!(
+            "{shown} answered GET /models with something that is not JSON: {}",
+            excerpt(&body, 160)
+        )
+    })?;
+    Ok(list["data"]
+        .as_array()
+        .map(|models| {
+            models
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Whether `wanted` is among `listed` (`llama3.1` is `llama3.1:latest`).
+pub fn has_model(listed: &[String], wanted: &str) -> bool {
+    let wanted = normalise_model(wanted);
+    listed.iter().any(|m| normalise_model(m) == wanted)
+}
+
 /// Where a context size came from, for the run record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -68,9 +68,26 @@ pub fn redact_url(url: &str) -> String {
 
 /// A response's body as text, scrubbed of every known secret: the one way connectors read
 /// what a server answers, so an echoed key never reaches an error, a result or a log.
-pub(crate) async fn read_body(response: reqwest::Response) -> Result<String, reqwest::Error> {
-    Ok(secret::scrub_owned(response.text().await?))
+///
+/// At most [`MAX_BODY`] bytes are read: a broken or hostile server cannot fill the memory;
+/// a longer answer is cut there (and then fails to parse, with a clear error).
+pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if bytes.len() >= MAX_BODY {
+            break;
+        }
+    }
+    Ok(secret::scrub_owned(
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
+
+/// The largest answer read from any server: far above any page, mail list or graph state
+/// we ask for.
+const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// At most `limit` characters of a server's answer, for an error message.
 pub(crate) fn excerpt(text: &str, limit: usize) -> String {

@@ -288,6 +288,7 @@ impl<'a> Notion<'a> {
     ) -> Result<(Vec<Page>, bool), ApiError> {
         let cutoff = parse_time(cutoff);
         let mut pages = Vec::new();
+        let mut read = 0;
         loop {
             let list: List<Page> = self
                 .request(reqwest::Method::POST, path, Some(body))
@@ -304,7 +305,9 @@ impl<'a> Notion<'a> {
                 }
                 pages.push(page);
             }
-            match list.next_cursor.filter(|_| list.has_more) {
+            let current = body["start_cursor"].as_str().map(str::to_string);
+            let next = list.next_cursor.filter(|_| list.has_more);
+            match call::next_page(next, current.as_ref(), &mut read) {
                 Some(cursor) => body["start_cursor"] = Value::String(cursor),
                 None => return Ok((pages, false)),
             }
@@ -315,6 +318,7 @@ impl<'a> Notion<'a> {
     pub async fn children(&self, block: &str, cap: usize) -> Result<Vec<Block>, ApiError> {
         let mut blocks = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut read = 0;
         loop {
             let mut path = format!("/v1/blocks/{block}/children?page_size={PAGE}");
             if let Some(cursor) = &cursor {
@@ -323,7 +327,8 @@ impl<'a> Notion<'a> {
             }
             let list: List<Block> = self.request(reqwest::Method::GET, &path, None).await?;
             blocks.extend(list.results);
-            match list.next_cursor.filter(|_| list.has_more) {
+            let next = list.next_cursor.filter(|_| list.has_more);
+            match call::next_page(next, cursor.as_ref(), &mut read) {
                 Some(next) if blocks.len() < cap => cursor = Some(next),
                 _ => {
                     blocks.truncate(cap);
@@ -365,6 +370,23 @@ impl<'a> Notion<'a> {
             "children": children,
         });
         self.request(reqwest::Method::POST, "/v1/pages", Some(&body))
+            .await
+    }
+
+    /// The integration's bot user's name: the token works.
+    pub async fn me(&self) -> Result<String, ApiError> {
+        let user: Value = self
+            .request(reqwest::Method::GET, "/v1/users/me", None)
+            .await?;
+        Ok(user["name"]
+            .as_str()
+            .unwrap_or("the integration")
+            .to_string())
+    }
+
+    /// A page, if the integration can read it.
+    pub async fn page(&self, id: &str) -> Result<Page, ApiError> {
+        self.request(reqwest::Method::GET, &format!("/v1/pages/{id}"), None)
             .await
     }
 

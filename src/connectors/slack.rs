@@ -259,6 +259,7 @@ impl<'a> Slack<'a> {
     pub async fn channels(&self) -> Result<Vec<Channel>, ApiError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut read = 0;
         loop {
             let mut args = vec![
                 ("types", "public_channel,private_channel".to_string()),
@@ -272,9 +273,9 @@ impl<'a> Slack<'a> {
                 .call::<ChannelsPage>("conversations.list", &args)
                 .await?;
             all.extend(page.channels);
-            match next {
-                Some(next) if all.len() < 100_000 => cursor = Some(next),
-                _ => return Ok(all),
+            match call::next_page(next, cursor.as_ref(), &mut read) {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
             }
         }
     }
@@ -323,6 +324,7 @@ impl<'a> Slack<'a> {
     ) -> Result<(Vec<Message>, bool), ApiError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut read = 0;
         loop {
             let mut args = vec![
                 ("channel", channel.to_string()),
@@ -343,7 +345,7 @@ impl<'a> Slack<'a> {
                 all.truncate(cap);
                 return Ok((all, more));
             }
-            match next {
+            match call::next_page(next, cursor.as_ref(), &mut read) {
                 Some(next) => cursor = Some(next),
                 None => return Ok((all, false)),
             }

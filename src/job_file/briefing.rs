@@ -353,6 +353,18 @@ fn notion_publish(
                 );
             }
             checker.template(title, "agent.publish.notion.title");
+            let compact: String = title
+                .get_ref()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if !compact.contains("{{date}}") {
+                checker.error(
+                    title.span().start,
+                    Some("agent.publish.notion.title"),
+                    "must contain {{date}}: the page of each day is found again by its title",
+                );
+            }
             title.get_ref().clone()
         }
         None => DEFAULT_TITLE.to_string(),

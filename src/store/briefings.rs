@@ -12,14 +12,36 @@ use super::time::{from_db, to_db};
 /// Ledger entries older than this are forgotten: nothing that old comes back in a window.
 const LEDGER_DAYS: i64 = 60;
 
-/// Where the last published briefing of `job` ended its window.
-pub fn last_published_end(conn: &Connection, job: &str) -> SqlResult<Option<DateTime<Utc>>> {
+/// Where the last published briefing of `job` that every source fed ended its window. A
+/// briefing with a failed source does not count: the next window reaches back over the gap
+/// (the ledger keeps what the others gave from coming twice).
+pub fn last_complete_end(conn: &Connection, job: &str) -> SqlResult<Option<DateTime<Utc>>> {
     conn.prepare_cached(
         "SELECT max(window_end) FROM briefings INDEXED BY briefings_published \
-         WHERE job_id = ?1 AND published = 1",
+         WHERE job_id = ?1 AND published = 1 AND NOT EXISTS (\
+           SELECT 1 FROM json_each(record, '$.sources') \
+           WHERE json_extract(value, '$.status') NOT IN ('ok', 'skipped'))",
     )?
     .query_row([job], |row| row.get::<_, Option<i64>>(0))
     .map(|end| end.map(from_db))
+}
+
+/// The window of the first published briefing of `job` for local day `day`, if there is one:
+/// a second run that day rewrites the day's page with everything since then.
+pub fn first_of_day(
+    conn: &Connection,
+    job: &str,
+    day: &str,
+) -> SqlResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    conn.prepare_cached(
+        "SELECT window_start, window_end FROM briefings INDEXED BY briefings_published \
+         WHERE job_id = ?1 AND published = 1 AND json_extract(record, '$.date') = ?2 \
+         ORDER BY window_end LIMIT 1",
+    )?
+    .query_row([job, day], |row| {
+        Ok((from_db(row.get(0)?), from_db(row.get(1)?)))
+    })
+    .optional()
 }
 
 /// Stores (or replaces) a run's record and items.
@@ -71,11 +93,20 @@ pub fn latest_record(conn: &Connection, job: &str) -> SqlResult<Option<String>> 
     .optional()
 }
 
-/// The ledger of `job`: item id → version briefed.
-pub fn ledger(conn: &Connection, job: &str) -> SqlResult<HashMap<String, String>> {
-    conn.prepare_cached("SELECT item_id, version FROM briefing_ledger WHERE job_id = ?1")?
-        .query_map([job], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect()
+/// The ledger of `job`: item id → version briefed, counting only what was briefed before
+/// `before` (a rewrite of today's page must not drop what today's first run showed).
+pub fn ledger(
+    conn: &Connection,
+    job: &str,
+    before: Option<DateTime<Utc>>,
+) -> SqlResult<HashMap<String, String>> {
+    conn.prepare_cached(
+        "SELECT item_id, version FROM briefing_ledger WHERE job_id = ?1 AND briefed_at < ?2",
+    )?
+    .query_map(params![job, before.map_or(i64::MAX, to_db)], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?
+    .collect()
 }
 
 /// Records `items` (id, version) as briefed now, forgetting entries too old to matter, and

@@ -160,6 +160,17 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
 
 /// Status line, extra headers and body of `reply`; `authorization` is what the request sent.
 fn render(reply: Reply, path: &str, authorization: &str) -> (String, String, String) {
+    if path == "/v1/models" {
+        return (
+            "200 OK".into(),
+            String::new(),
+            serde_json::json!({"object": "list", "data": [
+                {"id": "llama3.1:8b", "object": "model", "created": 1717000000, "owned_by": "library"},
+                {"id": "qwen2.5:latest", "object": "model", "created": 1717000000, "owned_by": "library"}
+            ]})
+            .to_string(),
+        );
+    }
     if path != "/v1/chat/completions" {
         return (
             "404 Not Found".into(),

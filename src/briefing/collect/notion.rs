@@ -53,8 +53,9 @@ async fn gather(
     window: &Window,
     own_pages: &[String],
 ) -> Result<Gathered, ApiError> {
-    let cutoff = window
-        .start
+    // Notion rounds `last_edited_time` down to the minute: a minute's margin keeps an edit
+    // just after the window's start (the ledger drops what comes twice).
+    let cutoff = (window.start - chrono::Duration::minutes(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let cap = source.max_items as usize;
     let mut problems = Vec::new();

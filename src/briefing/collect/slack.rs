@@ -300,7 +300,13 @@ fn readable(text: &str, names: &HashMap<String, String>) -> String {
 fn at(ts: &str) -> DateTime<Utc> {
     let (seconds, micros) = ts.split_once('.').unwrap_or((ts, "0"));
     let seconds = seconds.parse().unwrap_or(0);
-    let micros: u32 = format!("{micros:0<6}")[..6].parse().unwrap_or(0);
+    let digits: String = micros
+        .chars()
+        .filter(char::is_ascii_digit)
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
+    let micros: u32 = digits.parse().unwrap_or(0);
     DateTime::from_timestamp(seconds, micros * 1000).unwrap_or_default()
 }
 
@@ -385,6 +391,8 @@ mod tests {
             "https://t.slack.com/archives/C1/p1512085950000216"
         );
         assert_eq!(at("1512085950.000216").timestamp_subsec_micros(), 216);
+        assert_eq!(at("1512085950.2").timestamp_subsec_micros(), 200_000);
+        assert_eq!(at("1.00000é").timestamp(), 1, "no panic on a hostile ts");
         assert_eq!(mentions("hi <@U1> and <@U2|bob>"), ["U1", "U2"]);
     }
 }

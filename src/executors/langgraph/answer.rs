@@ -48,6 +48,14 @@ pub(super) async fn outcome(
             waits.join("; ")
         )));
     }
+    if status != "success" {
+        // Cancelled (by us or on the server), or still going when the join came back: the
+        // state is not this run's answer.
+        return Err(RunError::retryable(format!(
+            "the graph's run ended with status `{status}` on {}, not `success` ({place})",
+            client.shown()
+        )));
+    }
     let answer = match &task.output {
         Some(output) => path::parse_path(output)
             .ok()

@@ -52,7 +52,9 @@ pub(crate) async fn run(task: &LangGraphTask, context: &Context) -> Result<Outco
         context.connectors.langgraph.api_key.as_ref(),
         Instant::now() + remaining,
     );
-    let thread = thread_for(task, context, &client, &server).await?;
+    // Stored and shown without credentials (LANGGRAPH_URL may carry a user:password).
+    let stored = crate::connectors::redact_url(&server);
+    let thread = thread_for(task, context, &client, &stored).await?;
     let mut body = json!({
         "assistant_id": task.assistant_id,
         "input": input,
@@ -81,7 +83,7 @@ pub(crate) async fn run(task: &LangGraphTask, context: &Context) -> Result<Outco
         started.clone(),
         context.store.clone(),
         context.run_id,
-        &server,
+        &stored,
     );
     remote.record().await;
     let state = client.join(&started).await?;

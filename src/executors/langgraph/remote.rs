@@ -138,10 +138,17 @@ pub async fn cancel_orphans(connectors: &Connectors, store: &Store, runs: Vec<i6
             return;
         }
     };
+    let default = &connectors.langgraph.default_url;
     for (run_id, server, thread, remote) in open {
+        // Stored redacted: the default server's real URL is the one with its credentials.
+        let url = if server == crate::connectors::redact_url(default) {
+            default.as_str()
+        } else {
+            server.as_str()
+        };
         let client = LangGraph::new(
             &connectors.http,
-            &server,
+            url,
             connectors.langgraph.api_key.as_ref(),
             Instant::now() + CANCEL_TIME,
         );
