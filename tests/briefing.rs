@@ -1729,7 +1729,10 @@ fn a_run_publishes_one_page_a_day_links_it_and_shows_it_on_the_site() {
     // next to the new message.
     let prompts = world.prompts()[before..].join("\n");
     assert!(prompts.contains("SECOND-RUN-MESSAGE"), "{prompts}");
-    assert!(prompts.contains("배포는 금요일로 확정했습니다"), "the morning's items: {prompts}");
+    assert!(
+        prompts.contains("배포는 금요일로 확정했습니다"),
+        "the morning's items: {prompts}"
+    );
     let pages = world.notion.created_pages();
     assert_eq!(pages.len(), 1, "one page per job per local day: {pages:#?}");
     assert!(!pages[0].in_trash);
