@@ -2180,3 +2180,44 @@ fn no_connector_secret_reaches_state_the_site_the_log_the_output_or_the_pages() 
     let stopped = leaks(&files(&world.state()), &needles);
     assert!(stopped.is_empty(), "after stopping: {stopped:#?}");
 }
+
+/// A thread briefed yesterday whose parent is now older than the window: a reply since then
+/// brings it back, as an update (Slack's history lists parents by their own time only).
+#[test]
+fn a_new_reply_to_an_older_thread_comes_back_as_an_update() {
+    let world = World::new();
+    let job = job_text("", "", ALL_SOURCES, NOTION_PUBLISH);
+    world.commit_job(&job.replace("Asia/Seoul", "Pacific/Kiritimati"));
+    let (output, first) = world.run_job();
+    assert!(output.status.success(), "{first:#}");
+    let parent_id = world
+        .known
+        .iter()
+        .find(|(_, text)| text.starts_with("Staging DB migration"))
+        .map(|(id, _)| id.clone())
+        .expect("the seeded thread");
+    let parent_ts = parent_id.rsplit(':').next().expect("ts").to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    world.slack.add_message(
+        "C0GENERAL",
+        MessageSeed::new(
+            &ts(Utc::now(), 950),
+            "U0JIWOO",
+            "NEW-REPLY-AFTER-BRIEFING: 롤백 완료",
+        )
+        .in_thread(&parent_ts),
+    );
+    world.commit_job(&job.replace("Asia/Seoul", "Pacific/Pago_Pago"));
+    let seen = world.prompts().len();
+    let (output, second) = world.run_job();
+    assert!(output.status.success(), "{second:#}");
+    let prompts = world.prompts()[seen..].join("\n");
+    let line = item_lines(&prompts)
+        .find(|l| l.contains("NEW-REPLY-AFTER-BRIEFING"))
+        .unwrap_or_else(|| panic!("the new reply reaches the model:\n{prompts}"));
+    assert!(line.contains("(update)"), "marked as an update: {line}");
+    assert!(
+        !prompts.contains("배포는 금요일로 확정했습니다"),
+        "the rest of yesterday is not repeated:\n{prompts}"
+    );
+}

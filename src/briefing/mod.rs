@@ -52,6 +52,9 @@ const COLLECT_MAX: Duration = Duration::from_secs(300);
 const PUBLISH_SHARE: f64 = 0.2;
 const PUBLISH_MAX: Duration = Duration::from_secs(90);
 
+/// Slack threads briefed before whose new replies are looked for: one request each.
+const REVISITED_THREADS: usize = 50;
+
 /// A briefing made, not yet published, with the items it was made from.
 pub struct Prepared {
     pub briefing: Briefing,
@@ -135,14 +138,12 @@ pub async fn prepare(
     let started = Clock::now();
     let remaining = occasion.deadline.saturating_duration_since(Instant::now());
     let collect_deadline = Instant::now() + remaining.mul_f64(COLLECT_SHARE).min(COLLECT_MAX);
-    let collected = collect::collect(
-        occasion.task,
-        connectors,
-        &window,
-        &own_pages,
-        collect_deadline,
-    )
-    .await;
+    let known = collect::Known {
+        own_pages,
+        slack_threads: collect::Known::slack_threads_in(ledger.keys(), REVISITED_THREADS),
+    };
+    let collected =
+        collect::collect(occasion.task, connectors, &window, &known, collect_deadline).await;
     let collect_ms = elapsed_ms(started);
     if collected.reports.iter().all(|r| r.status == Health::Failed) {
         return Err(every_source_failed(&collected.reports));

@@ -23,6 +23,34 @@ const CONCURRENCY: usize = 4;
 /// Characters of an item's text kept for `content = "snippet"`.
 const SNIPPET_CHARS: usize = 400;
 
+/// What earlier briefings of the job tell the collectors.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// The job's published pages and their parent (ids without dashes): never items.
+    pub own_pages: Vec<String>,
+    /// Slack threads briefed before, `(channel, ts)`, newest first: their parents are older
+    /// than the window, so only asking for their replies finds what was said since.
+    pub slack_threads: Vec<(String, String)>,
+}
+
+impl Known {
+    /// The Slack threads among the ledger's item ids, at most `limit`, newest first.
+    pub fn slack_threads_in<'a>(
+        ids: impl Iterator<Item = &'a String>,
+        limit: usize,
+    ) -> Vec<(String, String)> {
+        let mut threads: Vec<(String, String)> = ids
+            .filter_map(|id| {
+                let (channel, ts) = id.strip_prefix("slack:")?.split_once(':')?;
+                Some((channel.to_string(), ts.to_string()))
+            })
+            .collect();
+        threads.sort_by(|a, b| b.1.cmp(&a.1));
+        threads.truncate(limit);
+        threads
+    }
+}
+
 /// Everything the sources gave.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -31,19 +59,17 @@ pub struct Collected {
 }
 
 /// Reads every source of `task` for `window`; no request is sent after `deadline`.
-/// `own_pages` are the job's published briefings (ids without dashes), which the Notion
-/// source must not brief again.
 pub async fn collect(
     task: &BriefingTask,
     connectors: &Connectors,
     window: &Window,
-    own_pages: &[String],
+    known: &Known,
     deadline: Instant,
 ) -> Collected {
     let (slack, gmail, notion) = tokio::join!(
         timed(Source::Slack, task.slack.is_some(), async {
             let source = task.slack.as_ref()?;
-            Some(slack::collect(source, connectors, window, deadline).await)
+            Some(slack::collect(source, connectors, window, &known.slack_threads, deadline).await)
         }),
         timed(Source::Gmail, task.gmail.is_some(), async {
             let source = task.gmail.as_ref()?;
@@ -51,7 +77,7 @@ pub async fn collect(
         }),
         timed(Source::Notion, task.notion.is_some(), async {
             let source = task.notion.as_ref()?;
-            Some(notion::collect(source, connectors, window, deadline, own_pages).await)
+            Some(notion::collect(source, connectors, window, deadline, &known.own_pages).await)
         }),
     );
     let mut collected = Collected::default();

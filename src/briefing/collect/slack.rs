@@ -42,13 +42,14 @@ pub(super) async fn collect(
     source: &SlackSource,
     connectors: &Connectors,
     window: &Window,
+    known_threads: &[(String, String)],
     deadline: Instant,
 ) -> Gathered {
     let slack = match Slack::new(&connectors.http, &connectors.slack, deadline) {
         Ok(slack) => slack,
         Err(error) => return Gathered::failed(error, None),
     };
-    let gathered = gather(&slack, source, window).await;
+    let gathered = gather(&slack, source, window, known_threads).await;
     match gathered {
         Ok(mut gathered) => {
             gathered.requests = slack.meter.requests();
@@ -63,6 +64,7 @@ async fn gather(
     slack: &Slack<'_>,
     source: &SlackSource,
     window: &Window,
+    known_threads: &[(String, String)],
 ) -> Result<Gathered, ApiError> {
     let me = slack.identity().await?;
     let team_url = if me.url.is_empty() {
@@ -76,6 +78,8 @@ async fn gather(
     let channels = resolve(slack, &source.channels, &mut problems).await?;
     let (oldest, latest) = (slack_ts(window.start), slack_ts(window.end));
     let cap = source.max_items as usize;
+    let resolved: HashMap<String, Channel> =
+        channels.iter().map(|c| (c.id.clone(), c.clone())).collect();
     let histories: Vec<(Channel, History)> = stream::iter(channels)
         .map(|channel| async {
             let read = slack.history(&channel.id, &oldest, &latest, cap).await;
@@ -115,6 +119,18 @@ async fn gather(
             }
             Err(error) => problems.push(format!("#{}: {}", channel.name, error.message)),
         }
+    }
+    if source.threads {
+        revisit(
+            slack,
+            known_threads,
+            &resolved,
+            &oldest,
+            &latest,
+            &mut messages,
+            &mut threads,
+        )
+        .await;
     }
     let replies: HashMap<(String, String), Vec<Message>> = stream::iter(threads)
         .map(|(channel, ts)| async {
@@ -167,6 +183,67 @@ async fn gather(
         requests: 0,
         rate_limited: 0,
     })
+}
+
+/// Threads briefed before, whose parents are older than the window (so the history does not
+/// list them): those with replies in the window come back as their parent, to be read with
+/// the others.
+async fn revisit(
+    slack: &Slack<'_>,
+    known: &[(String, String)],
+    channels: &HashMap<String, Channel>,
+    oldest: &str,
+    latest: &str,
+    messages: &mut Vec<(Channel, Message)>,
+    threads: &mut Vec<(String, String)>,
+) {
+    let listed: HashSet<(String, String)> = messages
+        .iter()
+        .map(|(c, m)| (c.id.clone(), m.ts.clone()))
+        .collect();
+    let candidates: Vec<(Channel, String)> = known
+        .iter()
+        .filter(|(channel, ts)| {
+            ts.as_str() < oldest && !listed.contains(&(channel.clone(), ts.clone()))
+        })
+        .filter_map(|(channel, ts)| Some((channels.get(channel)?.clone(), ts.clone())))
+        .collect();
+    let found: Vec<(Channel, Message)> = stream::iter(candidates)
+        .map(|(channel, ts)| async move {
+            let read = slack.replies(&channel.id, &ts, oldest, latest, 2).await;
+            (channel, ts, read)
+        })
+        .buffer_unordered(concurrency())
+        .filter_map(|(channel, ts, read)| async move {
+            let (list, _) = read.ok()?;
+            let newest = list
+                .iter()
+                .filter(|m| m.ts != ts && m.ts.as_str() > oldest)
+                .map(|m| m.ts.clone())
+                .max()?;
+            // The parent as Slack lists it first, or a stand-in when the window hid it.
+            let parent = list.into_iter().find(|m| m.ts == ts).unwrap_or(Message {
+                ts: ts.clone(),
+                user: None,
+                bot_id: None,
+                subtype: None,
+                text: "(a thread from before this window)".into(),
+                thread_ts: Some(ts),
+                reply_count: None,
+                latest_reply: None,
+            });
+            let parent = Message {
+                latest_reply: parent.latest_reply.clone().or(Some(newest)),
+                ..parent
+            };
+            Some((channel, parent))
+        })
+        .collect()
+        .await;
+    for (channel, parent) in found {
+        threads.push((channel.id.clone(), parent.ts.clone()));
+        messages.push((channel, parent));
+    }
 }
 
 fn is_noise(message: &Message) -> bool {
