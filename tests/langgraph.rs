@@ -588,3 +588,47 @@ fn a_shutdown_or_a_crash_leaves_nothing_running_on_the_server() {
     );
     drop(restarted);
 }
+
+/// `LANGGRAPH_API_KEY` goes only into the `X-Api-Key` header: a server that quotes it back
+/// in an error leaves no trace of it in the run, runs.db or the output.
+#[test]
+fn a_server_echoing_the_api_key_leaks_nothing() {
+    const KEY: &str = "lsv2_canary_langgraph_key_5e1f";
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Some(request) = read_request(&stream) else {
+                continue;
+            };
+            let sent = request.header("x-api-key").unwrap_or("none").to_string();
+            let body = format!("{{\"detail\":\"Invalid API key: {sent}\"}}");
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let repo = repo_with(&[("jobs/x.toml", job_file("echo", &url, "", ""))]);
+    let output = run(backoffice(&repo.state())
+        .args(["run", "x", "--wait", "--format", "json", "--repo"])
+        .arg(&repo.work)
+        .env("LANGGRAPH_API_KEY", KEY));
+    let row: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let error = row["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("Invalid API key: [redacted LANGGRAPH_API_KEY]"),
+        "the server got the key, the error does not show it: {error}"
+    );
+    assert!(error.contains("LANGGRAPH_API_KEY"), "{error}");
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!printed.contains(KEY), "{printed}");
+    for (place, bytes) in crate::secrets::files(&repo.state()) {
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key is in {place}"
+        );
+    }
+}

@@ -321,16 +321,23 @@ impl Site {
         shown: &mut [views::RunView],
         now: DateTime<Utc>,
     ) -> Result<(), SiteError> {
+        let kind = summary.job.as_ref().map(|job| job.kind);
         for (row, view) in rows.iter().zip(shown.iter_mut()) {
-            let briefing = crate::store::briefings::record(conn, row.id)?;
-            let remote =
-                crate::store::langgraph::remote_of(conn, row.id)?.map(|(server, thread, run)| {
-                    views::RemoteView {
+            // Only the jobs that keep such records are asked: this runs for every run listed.
+            let briefing = match kind {
+                Some("agent/briefing") => crate::store::briefings::record(conn, row.id)?,
+                _ => None,
+            };
+            let remote = match kind {
+                Some("agent/langgraph") => crate::store::langgraph::remote_of(conn, row.id)?.map(
+                    |(server, thread, run)| views::RemoteView {
                         server: crate::connectors::redact_url(&server),
                         thread,
                         run,
-                    }
-                });
+                    },
+                ),
+                _ => None,
+            };
             if view.truncated || briefing.is_some() || remote.is_some() {
                 let page = views::run_page(Some(summary), row, briefing.as_deref(), remote, now);
                 self.page(&views::run_path(row.id), "run", &page)?;

@@ -30,14 +30,8 @@ pub(super) async fn collect(
         Ok(gmail) => gmail,
         Err(error) => return Gathered::failed(error, None),
     };
-    match gather(&gmail, source, window).await {
-        Ok(mut gathered) => {
-            gathered.requests = gmail.meter.requests();
-            gathered.rate_limited = gmail.meter.rate_limited();
-            gathered
-        }
-        Err(error) => Gathered::failed(error, Some(&gmail.meter)),
-    }
+    let outcome = gather(&gmail, source, window).await;
+    Gathered::metered(outcome, &gmail.meter)
 }
 
 /// The job's query with the window added (Gmail reads `after:` / `before:` as epoch seconds).

@@ -101,6 +101,18 @@ pub(super) struct Gathered {
 }
 
 impl Gathered {
+    /// A collector's outcome, with the requests its client made either way.
+    fn metered(outcome: Result<Gathered, ApiError>, meter: &Meter) -> Gathered {
+        match outcome {
+            Ok(mut gathered) => {
+                gathered.requests = meter.requests();
+                gathered.rate_limited = meter.rate_limited();
+                gathered
+            }
+            Err(error) => Gathered::failed(error, Some(meter)),
+        }
+    }
+
     fn failed(error: ApiError, meter: Option<&Meter>) -> Gathered {
         Gathered {
             items: Vec::new(),

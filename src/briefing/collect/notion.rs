@@ -37,14 +37,8 @@ pub(super) async fn collect(
         Ok(notion) => notion,
         Err(error) => return Gathered::failed(error, None),
     };
-    match gather(&notion, source, window, own_pages).await {
-        Ok(mut gathered) => {
-            gathered.requests = notion.meter.requests();
-            gathered.rate_limited = notion.meter.rate_limited();
-            gathered
-        }
-        Err(error) => Gathered::failed(error, Some(&notion.meter)),
-    }
+    let outcome = gather(&notion, source, window, own_pages).await;
+    Gathered::metered(outcome, &notion.meter)
 }
 
 async fn gather(

@@ -49,15 +49,8 @@ pub(super) async fn collect(
         Ok(slack) => slack,
         Err(error) => return Gathered::failed(error, None),
     };
-    let gathered = gather(&slack, source, window, known_threads).await;
-    match gathered {
-        Ok(mut gathered) => {
-            gathered.requests = slack.meter.requests();
-            gathered.rate_limited = slack.meter.rate_limited();
-            gathered
-        }
-        Err(error) => Gathered::failed(error, Some(&slack.meter)),
-    }
+    let outcome = gather(&slack, source, window, known_threads).await;
+    Gathered::metered(outcome, &slack.meter)
 }
 
 async fn gather(
