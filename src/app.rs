@@ -48,6 +48,10 @@ pub struct ServeOptions {
     pub templates: Option<PathBuf>,
     /// Where to serve the Context Registry over MCP Streamable HTTP, if anywhere.
     pub mcp_listen: Option<SocketAddr>,
+    /// The site's address as people reach it, for links in notifications.
+    pub public_url: Option<String>,
+    /// How much of the registry the site shows.
+    pub site_registry: crate::cli::SiteRegistry,
 }
 
 /// Why the daemon could not start.
@@ -158,7 +162,11 @@ pub async fn serve(
             crate::executors::langgraph::cancel_orphans(&connectors, &store, ids).await;
         });
     }
-    let runner = Runner::new(store.clone(), connectors, owner.token().to_string());
+    let runner = Runner::new(
+        store.clone(),
+        Arc::clone(&connectors),
+        owner.token().to_string(),
+    );
 
     let mut syncer = {
         let (source, state, store, allow_empty) = (
@@ -170,6 +178,16 @@ pub async fn serve(
         blocking(move || Syncer::open(&source, &state, store, allow_empty)).await?
     };
     let deployed = syncer.load_deployed()?;
+    // Told after each delivery attempt: the dashboard shows failing notifications.
+    let (noticed, notices) = mpsc::unbounded_channel();
+    let (notifier, notifying) = crate::notify::start(crate::notify::Setup {
+        store: store.clone(),
+        connectors,
+        defaults: syncer.defaults(),
+        public_url: options.public_url.clone(),
+        changed: noticed,
+    });
+    runner.notify_through(notifier.clone());
     let mut scheduler = Scheduler::new(runner.clone(), Clock::system());
     scheduler.deploy(deployed, Utc::now());
 
@@ -217,6 +235,7 @@ pub async fn serve(
         store.reader()?,
         runner.subscribe(),
         syncs,
+        notices,
         stopped.clone(),
     ));
     let http = match &options.listen {
@@ -253,6 +272,10 @@ pub async fn serve(
         tracing::warn!("{cut} run(s) cut off after the grace period; recorded as cancelled");
     }
     crate::executors::langgraph::settle(Duration::from_secs(10)).await;
+    // The last runs' messages are recorded and tried once; what still retries is sent on
+    // the next start.
+    notifier.flush(Duration::from_secs(10)).await;
+    notifying.abort();
     if let Some(server) = http {
         server.stop();
     }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::job::{Job, JobId};
+use crate::job_file::notify::DEFAULTS_ID;
 use crate::job_file::{self, FileError};
+use crate::notify::settings::Defaults;
 
 /// One file found under `jobs/`.
 #[derive(Debug, Clone)]
@@ -70,11 +72,64 @@ pub struct InvalidFile {
     pub errors: Vec<FileError>,
 }
 
-/// Valid jobs by id and invalid files by path.
+/// Valid jobs by id and invalid files by path, and what `jobs/_defaults.toml` says.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub jobs: BTreeMap<JobId, Arc<Job>>,
     pub invalid: Vec<InvalidFile>,
+    pub defaults: DefaultsFile,
+}
+
+/// `jobs/_defaults.toml`, the settings every job shares. Never a job itself.
+#[derive(Debug, Clone, Default)]
+pub enum DefaultsFile {
+    /// No such file: every job's own settings are all there is.
+    #[default]
+    Absent,
+    /// Valid, with its text (the daemon keeps it beside the deployed jobs).
+    Valid {
+        defaults: Arc<Defaults>,
+        text: String,
+    },
+    /// It has errors, listed with the invalid files; the last good version stays in force.
+    Invalid,
+}
+
+/// Whether `file` is the defaults file rather than a job.
+pub fn is_defaults(file: &SourceFile) -> bool {
+    file.id == DEFAULTS_ID
+}
+
+/// Parses the defaults file.
+pub fn load_defaults(file: &SourceFile) -> Result<DefaultsFile, InvalidFile> {
+    let invalid = |errors| InvalidFile {
+        path: file.path.clone(),
+        id: None,
+        errors,
+    };
+    let whole_file = |message: &str| {
+        vec![FileError {
+            file: file.path.clone(),
+            line: 1,
+            column: 1,
+            field: None,
+            message: message.to_string(),
+        }]
+    };
+    match &file.content {
+        SourceContent::Text(text) => job_file::notify::parse_defaults(&file.path, text)
+            .map(|defaults| DefaultsFile::Valid {
+                defaults: Arc::new(defaults),
+                text: text.clone(),
+            })
+            .map_err(invalid),
+        SourceContent::Symlink => Err(invalid(whole_file(
+            "is a symbolic link; the defaults file must be a regular file (links are never followed)",
+        ))),
+        SourceContent::NotUtf8 { .. } | SourceContent::TooLarge { .. } => Err(invalid(whole_file(
+            "is not a UTF-8 text file under 1 MiB; save it as UTF-8 text",
+        ))),
+    }
 }
 
 impl Catalog {
@@ -173,9 +228,28 @@ fn path_of(outcome: &FileOutcome) -> &str {
     }
 }
 
-/// Loads every file.
+/// Loads every file, the defaults file apart.
 pub fn load(files: &[SourceFile]) -> Catalog {
-    assemble(files.iter().map(load_file))
+    let (defaults, jobs): (Vec<&SourceFile>, Vec<&SourceFile>) =
+        files.iter().partition(|file| is_defaults(file));
+    let mut catalog = assemble(jobs.into_iter().map(load_file));
+    if let Some(file) = defaults.first() {
+        catalog.set_defaults(load_defaults(file));
+    }
+    catalog
+}
+
+impl Catalog {
+    /// Records the defaults file's outcome; its errors join the invalid files.
+    pub fn set_defaults(&mut self, outcome: Result<DefaultsFile, InvalidFile>) {
+        match outcome {
+            Ok(defaults) => self.defaults = defaults,
+            Err(invalid) => {
+                self.defaults = DefaultsFile::Invalid;
+                self.invalid.push(invalid);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +303,44 @@ mod tests {
         );
         assert!(messages.iter().any(|m| m.starts_with("jobs/bad name.toml:1:1: `bad name` is not a usable job id")));
         assert!(messages.iter().any(|m| m.starts_with("jobs/b.toml:1:")));
+    }
+
+    #[test]
+    fn the_defaults_file_is_not_a_job_and_its_errors_are_listed() {
+        let with_notify = format!("{JOB}[notify]\non = []\n");
+        let catalog = load(&[
+            file(
+                "jobs/_defaults.toml",
+                SourceContent::Text("[notify]\nslack = \"#ops\"\n".into()),
+            ),
+            file("jobs/a.toml", SourceContent::Text(with_notify)),
+            file("jobs/team/_defaults.toml", SourceContent::Text(JOB.into())),
+        ]);
+        let ids: Vec<&str> = catalog.jobs.keys().map(JobId::as_str).collect();
+        assert_eq!(
+            ids,
+            ["a", "team/_defaults"],
+            "only the top-level file is the defaults"
+        );
+        let DefaultsFile::Valid { defaults, .. } = &catalog.defaults else {
+            panic!("valid defaults expected: {:?}", catalog.defaults);
+        };
+        let job = &catalog.jobs[&JobId::new("a").expect("id")];
+        assert!(
+            !job.notify
+                .over(&defaults.notify)
+                .wants(crate::notify::settings::Event::Failure)
+        );
+        let broken = load(&[file(
+            "jobs/_defaults.toml",
+            SourceContent::Text("[notify]\nwebhook = \"https://hooks.example/x\"\n".into()),
+        )]);
+        assert!(matches!(broken.defaults, DefaultsFile::Invalid));
+        let message = broken.errors().next().expect("error").to_string();
+        assert!(
+            message.starts_with("jobs/_defaults.toml:2:11: `notify.webhook`"),
+            "{message}"
+        );
     }
 
     #[test]

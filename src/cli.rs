@@ -141,8 +141,43 @@ pub struct ServeArgs {
     /// BACKOFFICE_MCP_TOKEN to require a bearer token.
     #[arg(long, env = "BACKOFFICE_MCP_LISTEN", value_name = "ADDR")]
     pub mcp_listen: Option<SocketAddr>,
+    /// The status site's address as people reach it (https://status.example.com), for the
+    /// links in notifications.
+    #[arg(long, env = "BACKOFFICE_PUBLIC_URL", value_name = "URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+    /// What the site's Context Registry page shows: `titles` (session titles and counts) or
+    /// `counts` (figures only). Message content is never shown.
+    #[arg(
+        long,
+        env = "BACKOFFICE_SITE_REGISTRY",
+        value_enum,
+        default_value_t = SiteRegistry::Titles
+    )]
+    pub site_registry: SiteRegistry,
     #[command(flatten)]
     pub templates: TemplatesArgs,
+}
+
+/// How much of the Context Registry the status site shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SiteRegistry {
+    /// Session titles, channels, workspaces and counts.
+    Titles,
+    /// Only counts: for a site others can read.
+    Counts,
+}
+
+/// `--public-url`: an http(s) URL without spaces, kept without its trailing slash.
+fn public_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
+    if scheme_ok && trimmed.len() > "https://".len() && !trimmed.contains(char::is_whitespace) {
+        Ok(trimmed.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not an http(s) URL; give the site's address as people open it, e.g. https://status.example.com"
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

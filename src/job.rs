@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::briefing::spec::BriefingTask;
 use crate::duration;
+use crate::notify::settings::NotifySettings;
 use crate::schedule::Schedule;
 
 /// A job's id: its path under `jobs/` without `.toml` (`jobs/team/standup.toml` → `team/standup`).
@@ -179,6 +180,9 @@ pub struct Job {
     #[serde(serialize_with = "serialize_duration")]
     pub retry_delay: Duration,
     pub task: Task,
+    /// Its `[notify]` table; what it leaves out comes from `jobs/_defaults.toml`.
+    #[serde(skip_serializing_if = "NotifySettings::is_empty")]
+    pub notify: NotifySettings,
     /// [`Job::definition_hash`], computed once: deploys compare it for every job.
     #[serde(skip)]
     pub(crate) hash: OnceLock<Arc<str>>,

@@ -16,7 +16,8 @@
 //! * [`scheduler`] fires due occurrences; [`runner`] applies overlap, timeout and retries and
 //!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs), whose
 //!   [`connectors::secret`] scrubs every known secret from what comes back. [`briefing`] is
-//!   the Daily Briefing executor's pipeline (sources → model → Notion page).
+//!   the Daily Briefing executor's pipeline (sources → model → Notion page). [`notify`]
+//!   tells Slack or a webhook when a job fails, recovers, succeeds or missed runs.
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`site`] writes the read-only status site into `state/site/` and serves it.
@@ -49,6 +50,7 @@ pub mod sync;
 pub mod briefing;
 pub mod connectors;
 pub mod executors;
+pub mod notify;
 pub mod run_error;
 pub mod runner;
 pub mod scheduler;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +20,7 @@ use crate::connectors::Connectors;
 use crate::duration;
 use crate::executors::{self, Context, Outcome};
 use crate::job::{Job, JobId, Overlap};
+use crate::notify::Notifier;
 use crate::run_error::RunError;
 use crate::store::jobs;
 use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
@@ -104,6 +105,8 @@ struct Inner {
     handing_over: AtomicUsize,
     ended: Notify,
     events: broadcast::Sender<RunEvent>,
+    /// Told when a run chain ends and when occurrences are missed; set once at start.
+    notifier: OnceLock<Notifier>,
 }
 
 enum Decision {
@@ -169,7 +172,20 @@ impl Runner {
                 handing_over: AtomicUsize::new(0),
                 ended: Notify::new(),
                 events,
+                notifier: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Sends run endings and missed occurrences to `notifier` from now on.
+    pub fn notify_through(&self, notifier: Notifier) {
+        let _ = self.inner.notifier.set(notifier);
+    }
+
+    /// `count` occurrences of `job` came due while nothing ran, the latest at `latest`.
+    pub fn missed(&self, job: &Arc<Job>, count: usize, latest: DateTime<Utc>) {
+        if let Some(notifier) = self.inner.notifier.get() {
+            notifier.missed(job, count, latest);
         }
     }
 
@@ -404,6 +420,11 @@ impl Runner {
                 .await
             {
                 tracing::error!(job = %job.id, run = run_id, "cannot record the end of the run: {store_error}");
+            }
+            if retry.is_none()
+                && let Some(notifier) = self.inner.notifier.get()
+            {
+                notifier.finished(&job, run_id, status, error.clone(), attempt);
             }
             self.emit(RunEvent {
                 chain,

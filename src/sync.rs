@@ -12,15 +12,20 @@ use std::sync::Arc;
 use chrono::Utc;
 use git2::Oid;
 
-use crate::catalog::{self, Catalog, FileOutcome, SourceContent, SourceFile};
+use crate::catalog::{self, Catalog, DefaultsFile, FileOutcome, SourceContent, SourceFile};
 use crate::connectors::redact_url;
 use crate::job::{Job, JobId};
+use crate::notify::SharedDefaults;
 use crate::reconcile::{self, Plan};
 use crate::repo::{CommitInfo, Repo, RepoError};
 use crate::scheduler::Deployed;
 use crate::store::deployments::{self, Deployment, DeploymentOutcome};
 use crate::store::jobs::{self, DeployedRow};
+use crate::store::notifications;
 use crate::store::{Store, StoreError};
+
+/// Where the defaults file lives in the repository.
+const DEFAULTS_FILE: &str = "jobs/_defaults.toml";
 
 /// Where job files come from.
 #[derive(Debug, Clone)]
@@ -68,7 +73,17 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
     let files = repo.job_files(oid)?;
     let mut seen = HashMap::with_capacity(files.len());
     let mut texts = HashMap::new();
+    let mut defaults = None;
     for file in &files {
+        if file.id == crate::job_file::notify::DEFAULTS_ID {
+            // Tiny and read on every deploy: its outcome is not cached.
+            defaults = Some(catalog::load_defaults(&SourceFile {
+                path: file.path.clone(),
+                id: file.id.clone(),
+                content: repo.read(file)?,
+            }));
+            continue;
+        }
         seen.insert(file.path.clone(), ());
         if let Some(cached) = cache
             .files
@@ -104,7 +119,10 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
         );
     }
     cache.files.retain(|path, _| seen.contains_key(path));
-    let catalog = catalog::assemble(cache.files.values().map(|c| c.outcome.clone()));
+    let mut catalog = catalog::assemble(cache.files.values().map(|c| c.outcome.clone()));
+    if let Some(outcome) = defaults {
+        catalog.set_defaults(outcome);
+    }
     Ok(CommitJobs { catalog, texts })
 }
 
@@ -126,6 +144,8 @@ pub struct Syncer {
     cache: FileCache,
     deployed: BTreeMap<JobId, DeployedJob>,
     last_commit: Option<Oid>,
+    /// `jobs/_defaults.toml` in force: the last valid version deployed.
+    defaults: SharedDefaults,
 }
 
 impl Syncer {
@@ -172,7 +192,13 @@ impl Syncer {
             cache: FileCache::default(),
             deployed: BTreeMap::new(),
             last_commit: None,
+            defaults: SharedDefaults::default(),
         })
+    }
+
+    /// The defaults in force, kept current by every deploy.
+    pub fn defaults(&self) -> SharedDefaults {
+        self.defaults.clone()
     }
 
     /// What is tracked, for logs and status: `/srv/jobs.git (main)`.
@@ -188,7 +214,21 @@ impl Syncer {
     /// Loads the deployed set recorded by an earlier run, so jobs keep running even if the
     /// repository cannot be read right now.
     pub fn load_deployed(&mut self) -> Result<Vec<Deployed>, SyncError> {
-        let rows = self.store.with(|conn| jobs::all(conn))?;
+        let (rows, defaults) = self
+            .store
+            .with(|conn| Ok((jobs::all(conn)?, notifications::defaults(conn)?)))?;
+        if let Some((file, text)) = defaults {
+            match crate::job_file::notify::parse_defaults(&file, &text) {
+                Ok(defaults) => self.defaults.set(Arc::new(defaults)),
+                Err(errors) => {
+                    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(
+                        "the deployed defaults file no longer validates and is not used: {}",
+                        errors.join("; ")
+                    );
+                }
+            }
+        }
         self.deployed.clear();
         for mut row in rows {
             let parsed = catalog::load_file(&SourceFile {
@@ -341,18 +381,36 @@ impl Syncer {
         };
         let label = self.label.clone();
         let held = plan.held;
-        let stored = self.store.with(move |conn| {
+        let defaults = match &jobs.catalog.defaults {
+            DefaultsFile::Valid { defaults, text } => Some(Some((Arc::clone(defaults), text))),
+            DefaultsFile::Absent => Some(None),
+            // Invalid: the last good version stays in force, as for a job file.
+            DefaultsFile::Invalid => None,
+        }
+        .filter(|_| !held);
+        let commit_id = commit.id.clone();
+        let stored = self.store.with(|conn| {
             // A kept job stays at its last good version, whose text only the database holds.
             for row in rows.iter_mut().filter(|row| row.invalid_commit.is_some()) {
                 row.source = jobs::source(conn, &row.id)?.unwrap_or_default();
             }
             deployments::record(conn, &label, &deployment, &rows)?;
+            if let Some(defaults) = &defaults {
+                let kept = defaults
+                    .as_ref()
+                    .map(|(_, text)| (DEFAULTS_FILE, text.as_str()));
+                notifications::set_defaults(conn, kept, &commit_id)?;
+            }
             if held {
                 Ok(Vec::new())
             } else {
                 jobs::all(conn)
             }
         })?;
+        if let Some(defaults) = defaults {
+            self.defaults
+                .set(defaults.map(|(d, _)| d).unwrap_or_default());
+        }
         if !held {
             self.deployed = stored
                 .into_iter()

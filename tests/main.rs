@@ -26,6 +26,8 @@ mod job_file_fuzz;
 mod langgraph;
 /// `agent` jobs against the fake OpenAI-compatible server: every failure path.
 mod llm;
+/// Failure notifications: `[notify]` and `jobs/_defaults.toml`, to fake Slack and webhook servers.
+mod notify;
 /// The Context Registry: MCP over stdio and HTTP through the official Python SDK, `connect`,
 /// `registry import` and `registry stats`.
 mod registry;

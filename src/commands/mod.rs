@@ -94,6 +94,8 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
                 allow_hosts: args.allow_hosts,
                 templates: args.templates.templates,
                 mcp_listen: args.mcp_listen,
+                public_url: args.public_url,
+                site_registry: args.site_registry,
             };
             runtime()?.block_on(app::serve(options, app::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)

@@ -20,6 +20,7 @@ use crate::template;
 mod briefing;
 mod hints;
 mod langgraph;
+pub mod notify;
 
 use hints::{TOO_DEEP, closest_zone, field_at, humanize, too_deep_at};
 
@@ -64,6 +65,7 @@ struct RawJob {
     retry_delay: Option<Spanned<String>>,
     agent: Option<Spanned<RawAgent>>,
     ambient: Option<Spanned<toml::Table>>,
+    notify: Option<Spanned<notify::RawNotify>>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +178,28 @@ impl Checker<'_> {
         default
     }
 
+    /// Stage one: the file's TOML into `T`, or the error where it happened.
+    fn toml<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        match toml::from_str(self.text) {
+            Ok(raw) => Some(raw),
+            Err(error) => {
+                let message = humanize(error.message());
+                match error.span() {
+                    Some(span) => {
+                        let field = field_at(self.text, span.start);
+                        self.error(span.start, field.as_deref(), message);
+                    }
+                    None if message == TOO_DEEP => {
+                        let at = too_deep_at(self.text);
+                        self.error(at, None, TOO_DEEP);
+                    }
+                    None => self.error(0, None, message),
+                }
+                None
+            }
+        }
+    }
+
     fn template(&mut self, value: &Spanned<String>, field: &str) {
         if let Err(error) = template::validate(value.get_ref()) {
             self.error(value.span().start, Some(field), error.to_string());
@@ -190,20 +214,8 @@ pub fn parse(file: &str, id: JobId, text: &str) -> Result<Job, Vec<FileError>> {
         text,
         errors: Vec::new(),
     };
-    let raw: RawJob = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(error) => {
-            let message = humanize(error.message());
-            match error.span() {
-                Some(span) => {
-                    let field = field_at(text, span.start);
-                    checker.error(span.start, field.as_deref(), message);
-                }
-                None if message == TOO_DEEP => checker.error(too_deep_at(text), None, TOO_DEEP),
-                None => checker.error(0, None, message),
-            }
-            return Err(checker.errors);
-        }
+    let Some(raw) = checker.toml::<RawJob>() else {
+        return Err(checker.errors);
     };
     let job = validate(&mut checker, id, raw);
     match job {
@@ -312,6 +324,11 @@ fn validate(checker: &mut Checker<'_>, id: JobId, raw: RawJob) -> Option<Job> {
         },
     };
     let task = validate_task(checker, &raw);
+    let notify = raw
+        .notify
+        .as_ref()
+        .map(|table| notify::validate(checker, table.get_ref()))
+        .unwrap_or_default();
     Some(Job {
         id,
         file: checker.file.to_string(),
@@ -329,6 +346,7 @@ fn validate(checker: &mut Checker<'_>, id: JobId, raw: RawJob) -> Option<Job> {
         retries,
         retry_delay,
         task: task?,
+        notify,
         hash: std::sync::OnceLock::new(),
     })
 }

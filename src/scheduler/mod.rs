@@ -70,9 +70,19 @@ pub trait Dispatch: Send + Sync + 'static {
         cursors: Vec<(JobId, DateTime<Utc>)>,
         force: bool,
     ) -> impl Future<Output = Result<Vec<Admission>, StoreError>> + Send;
+
+    /// `count` occurrences of `job` were missed, the latest due at `latest` (they are in
+    /// the `records` of a submit too): for notifications. Nothing by default.
+    fn missed(&self, job: &Arc<Job>, count: usize, latest: DateTime<Utc>) {
+        let _ = (job, count, latest);
+    }
 }
 
 impl Dispatch for Runner {
+    fn missed(&self, job: &Arc<Job>, count: usize, latest: DateTime<Utc>) {
+        Runner::missed(self, job, count, latest);
+    }
+
     fn submit(
         &self,
         batch: Vec<Occurrence>,
@@ -346,6 +356,9 @@ impl<D: Dispatch> Scheduler<D> {
                 });
             }
             records.extend(missed_rows(&entry.job, &entry.commit, &plan));
+            if let Some(latest) = plan.missed.last() {
+                self.runner.missed(&entry.job, plan.missed.len(), *latest);
+            }
             entry.cursor = cursor;
             entry.next = next;
             entry.following = next.and_then(|at| next_firing(&entry.job, at));

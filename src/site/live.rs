@@ -48,6 +48,7 @@ pub async fn keep_fresh(
     conn: Connection,
     mut runs: broadcast::Receiver<RunEvent>,
     mut syncs: mpsc::UnboundedReceiver<()>,
+    mut notices: mpsc::UnboundedReceiver<()>,
     mut stop: watch::Receiver<bool>,
 ) {
     let (work_queue, work) = std::sync::mpsc::channel::<(Work, oneshot::Sender<Outcome>)>();
@@ -89,6 +90,8 @@ pub async fn keep_fresh(
                 pending.note(event);
             }
             Some(()) = syncs.recv() => pending.everything = true,
+            // A notification was tried: the dashboard's list of failing ones is redrawn.
+            Some(()) = notices.recv() => {}
             () = tokio::time::sleep(TICK) => {
                 // A tick re-reads the success-rate windows; nothing else is pending.
             }
@@ -106,6 +109,7 @@ pub async fn keep_fresh(
         while syncs.try_recv().is_ok() {
             pending.everything = true;
         }
+        while notices.try_recv().is_ok() {}
         next = Work::Update(pending);
     }
 }

@@ -11,6 +11,7 @@ pub mod briefing;
 pub mod data;
 pub mod hosts;
 pub mod live;
+pub mod notices;
 pub mod paths;
 pub mod render;
 pub mod server;
@@ -213,7 +214,8 @@ impl Site {
             writer: &mut self.writer,
         };
         let rows: Vec<&views::JobRow> = rows.iter().collect();
-        let dashboard = views::dashboard(&self.snapshot, &rows, registry, now);
+        let mut dashboard = views::dashboard(&self.snapshot, &rows, registry, now);
+        dashboard.notifications = notices::failing(conn, now)?;
         out.page("index.html", "dashboard", &dashboard)?;
         out.json(
             "status.json",
@@ -311,8 +313,9 @@ impl Site {
         Ok(())
     }
 
-    /// Own pages of the runs whose error or result the list cut, of every briefing run (its
-    /// page shows the briefing itself) and of every LangGraph run (its page names the thread).
+    /// Own pages of the runs whose error or result the list cut, of every failed run (a
+    /// notification links there), of every briefing run (its page shows the briefing itself)
+    /// and of every LangGraph run (its page names the thread).
     fn write_run_pages(
         &mut self,
         conn: &Connection,
@@ -338,7 +341,12 @@ impl Site {
                 ),
                 _ => None,
             };
-            if view.truncated || briefing.is_some() || remote.is_some() {
+            // A failed run has its own page: notifications link to it.
+            let failed = matches!(
+                row.status,
+                runs::RunStatus::Failed | runs::RunStatus::TimedOut
+            );
+            if view.truncated || failed || briefing.is_some() || remote.is_some() {
                 let page = views::run_page(Some(summary), row, briefing.as_deref(), remote, now);
                 self.page(&views::run_path(row.id), "run", &page)?;
                 view.truncated = true;

@@ -167,6 +167,8 @@ pub struct Dashboard {
     pub next_runs: Vec<JobRow>,
     pub last_day: Outcomes,
     pub registry: Option<RegistryView>,
+    /// Notifications that failed to go out in the last day.
+    pub notifications: Vec<super::notices::NoticeView>,
 }
 
 /// A job in `status.json`: what a script checking on the jobs needs.
@@ -470,6 +472,7 @@ pub fn dashboard(
         next_runs,
         last_day: snapshot.last_day,
         registry,
+        notifications: Vec::new(),
     }
 }
 

@@ -162,4 +162,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX langgraph_runs_open ON langgraph_runs (run_id) WHERE done = 0;
     ",
+    // 6: notifications. The defaults file in force (`jobs/_defaults.toml`), kept beside the
+    // deployed jobs so a restart that cannot read git still knows who hears about failures;
+    // and every message sent or being sent, one row per target, holding names only (a Slack
+    // channel, the name of a webhook's variable), never a URL.
+    "
+    CREATE TABLE deployed_defaults (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        file      TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        commit_id TEXT NOT NULL
+    );
+    CREATE TABLE notifications (
+        id         INTEGER PRIMARY KEY,
+        job_id     TEXT NOT NULL,
+        run_id     INTEGER,              -- NULL for missed occurrences
+        event      TEXT NOT NULL,        -- failure | recovery | success | missed
+        target     TEXT NOT NULL,        -- slack:#ops | webhook:VARIABLE
+        message    TEXT NOT NULL,        -- JSON: what is sent
+        status     TEXT NOT NULL,        -- pending | sent | failed
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        error      TEXT,                 -- the last delivery error
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX notifications_by_update ON notifications (updated_at);
+    CREATE INDEX notifications_pending ON notifications (id) WHERE status = 'pending';
+    ",
 ];

@@ -12,6 +12,7 @@ pub mod history;
 pub mod jobs;
 pub mod langgraph;
 mod migrations;
+pub mod notifications;
 pub mod runs;
 pub mod time;
 

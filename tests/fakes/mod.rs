@@ -6,3 +6,4 @@ pub mod http;
 pub mod llm;
 pub mod notion;
 pub mod slack;
+pub mod webhook;
