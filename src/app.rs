@@ -224,11 +224,12 @@ pub async fn serve(
         state.display()
     );
     let site_dir = state.join("site");
-    let site = Site::new(
+    let mut site = Site::new(
         &site_dir,
         options.templates.as_deref(),
         &crate::registry::path_in(&state),
     )?;
+    site.show_registry_titles(options.site_registry == crate::cli::SiteRegistry::Titles);
     let (synced, syncs) = mpsc::unbounded_channel();
     let refreshing = tokio::spawn(live::keep_fresh(
         site,

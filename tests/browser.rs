@@ -86,6 +86,7 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
     );
     repo.commit("three jobs");
     let state = repo.state();
+    fill_registry(&state);
     let daemon = Daemon::start(
         &state,
         &["--repo", repo.work.to_str().expect("path")],
@@ -128,6 +129,7 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
             "/jobs/standup.html",
             "/jobs/team/retro.html",
             "/deployments.html",
+            "/registry.html",
         ])
         .env("PLAYWRIGHT_CORE", &playwright)
         .env("CHROMIUM", &chromium)
@@ -145,4 +147,52 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
     );
     eprintln!("{report}screenshots in {}", shots.display());
     daemon.stop();
+}
+
+/// Saves a few conversations from two clients through `backoffice mcp` (raw JSON-RPC lines),
+/// one reading the other's, so the registry page has channels, a chart and sharing to show.
+fn fill_registry(state: &Path) {
+    use std::io::Write;
+    for (client, title) in [
+        (
+            "cursor-vscode",
+            "재시도 정책 <b>설계</b> — a long title that has to wrap on a phone",
+        ),
+        ("claude-ai", "Desktop follow-up"),
+    ] {
+        let mut child = backoffice(state)
+            .arg("mcp")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("backoffice mcp");
+        let call = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "conversation_log", "arguments": {
+                "title": title,
+                "workspace": "/work/app",
+                "messages": [{"role": "user", "content": "지수 백오프로 합시다 exponential backoff"}]}}});
+        let search = serde_json::json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "extract", "arguments": {"query": "백오프"}}});
+        let lines = [
+            serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": client, "version": "1"}}}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            call,
+            search,
+        ];
+        let mut stdin = child.stdin.take().expect("stdin");
+        for line in lines {
+            writeln!(stdin, "{line}").expect("write");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        drop(stdin);
+        assert!(
+            child.wait().expect("wait").success(),
+            "backoffice mcp failed"
+        );
+    }
 }

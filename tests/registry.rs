@@ -60,6 +60,124 @@ fn client_script(program: &Path, script: &str, env: &[(&str, &str)]) {
 }
 
 #[test]
+fn the_registry_page_shows_channels_sharing_and_no_message_content() {
+    let state = tempfile::tempdir().expect("state");
+    let state = state.path();
+    let folder = state.to_str().expect("path").to_string();
+    let Some(python) = python() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(&python)
+        .arg(root.join("tests/mcp/fill_registry.py"))
+        .arg(&folder)
+        .env("BACKOFFICE_BIN", crate::support::binary())
+        .current_dir(root)
+        .output()
+        .expect("python");
+    assert!(
+        output.status.success(),
+        "fill_registry.py:\n{}\n{}",
+        stdout_of(&output.stdout),
+        stdout_of(&output.stderr)
+    );
+    let repo = TestRepo::new();
+    repo.write("jobs/a.toml", &job("A", "0 3 1 1 *", ""));
+    repo.commit("a job");
+    let work = repo.work.to_str().expect("path");
+    let site = state.join("site");
+    let daemon = Daemon::start(state, &["--repo", work, "--no-http"], &[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || site
+            .join("registry.json")
+            .exists()),
+        "registry page not written:\n{}",
+        daemon.log_text()
+    );
+    daemon.stop();
+    let page = std::fs::read_to_string(site.join("registry.html")).expect("registry.html");
+    for expected in [
+        "cursor",
+        "claude-code",
+        "claude-desktop",
+        "Cursor plan 59",
+        "claude-desktop continued cursor conversations 3 times this week",
+        "found them in searches once this week",
+        "registry/2.html",
+        "<svg class=\"chart days\"",
+    ] {
+        assert!(
+            page.contains(expected),
+            "registry.html lacks {expected:?}:\n{page}"
+        );
+    }
+    assert!(
+        !page.contains("claude-desktop continued claude-desktop"),
+        "reading its own conversations is not sharing"
+    );
+    let second = std::fs::read_to_string(site.join("registry/2.html")).expect("page 2");
+    assert!(second.contains("Cursor plan 09") && second.contains("href=\"../style.css\""));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(site.join("registry.json")).expect("registry.json"),
+    )
+    .expect("json");
+    assert_eq!(json["sessions"], 63);
+    assert_eq!(json["messages"], 123);
+    let cursor = json["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .find(|c| c["channel"] == "cursor")
+        .expect("cursor");
+    assert_eq!(cursor["sessions"], 60);
+    assert_eq!(cursor["days"].as_array().expect("days").len(), 30);
+    let shared = &json["cross_client"][0];
+    assert_eq!(
+        (&shared["caller"], &shared["served"], &shared["reads_week"]),
+        (&"claude-desktop".into(), &"cursor".into(), &3.into())
+    );
+    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    assert!(
+        index.contains("href=\"registry.html\""),
+        "the dashboard tile links the page"
+    );
+    for (file, bytes) in crate::secrets::files(&site) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("MESSAGE-BODY-7f3a") && !text.contains("재시도 정책 1"),
+            "message content in {file}"
+        );
+    }
+
+    // `--site-registry counts`: not even titles or workspaces.
+    let daemon = Daemon::start(
+        state,
+        &["--repo", work, "--site-registry", "counts", "--no-http"],
+        &[],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(site.join("registry.json"))
+                .is_ok_and(|t| t.contains("\"titles\": false"))
+        }),
+        "counts-only page not written:\n{}",
+        daemon.log_text()
+    );
+    for (file, bytes) in crate::secrets::files(&site) {
+        let text = String::from_utf8_lossy(&bytes);
+        if file.contains("registry") {
+            assert!(
+                !text.contains("Cursor plan") && !text.contains("/work/app"),
+                "a title or workspace in {file}"
+            );
+        }
+    }
+    daemon.stop();
+}
+
+fn stdout_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
 fn protocol_framing_handshakes_and_shutdown() {
     python_script("test_protocol.py", &[]);
 }

@@ -47,4 +47,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
         tokenize = 'unicode61 remove_diacritics 2'
     );
     ",
+    // 2: figures for the status site's registry page, kept as they happen so the page never
+    // scans a million messages: messages per UTC day and channel (filled from what is there),
+    // and tool calls per UTC day, tool, calling channel and channel served. Never a query's
+    // text.
+    "
+    CREATE TABLE daily_activity (
+        day      INTEGER NOT NULL,       -- days since 1970-01-01, UTC
+        channel  TEXT NOT NULL,
+        messages INTEGER NOT NULL,
+        PRIMARY KEY (day, channel)
+    ) WITHOUT ROWID;
+    INSERT INTO daily_activity (day, channel, messages)
+        SELECT m.at / 86400000000, s.channel, count(*)
+        FROM messages m JOIN sessions s ON s.id = m.session_id
+        GROUP BY 1, 2;
+    CREATE TABLE tool_calls (
+        day    INTEGER NOT NULL,
+        tool   TEXT NOT NULL,            -- conversation_log | extract | get_session | list_sessions
+        caller TEXT NOT NULL,            -- the calling client's channel
+        served TEXT NOT NULL,            -- the channel of the conversations it got back
+        calls  INTEGER NOT NULL,
+        PRIMARY KEY (day, tool, caller, served)
+    ) WITHOUT ROWID;
+    ",
 ];

@@ -10,12 +10,13 @@
 //!   for `backoffice mcp` behind a guard that answers malformed lines; [`http`]
 //!   serves the same tools over Streamable HTTP inside `serve`.
 //! * [`import`] reads Claude Code transcripts; [`connect`] writes client configurations;
-//!   [`stats`] gives the status site its figures.
+//!   [`stats`] and [`activity`] give the status site its figures.
 //!
 //! Several processes use one file at once (every client launches its own `backoffice mcp`,
 //! and the daemon reads it): WAL, a busy timeout and short `BEGIN IMMEDIATE` writes, as in
 //! [`crate::store`].
 
+pub mod activity;
 pub mod channel;
 pub mod connect;
 pub mod http;

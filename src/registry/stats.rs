@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use super::RegistryError;
@@ -47,13 +47,7 @@ pub fn read_stats(path: &Path) -> Result<RegistryStats, RegistryError> {
         path: path.to_path_buf(),
         source,
     };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(wrap)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(wrap)?;
+    let conn = super::activity::open_read_only(path).map_err(wrap)?;
     let channels = channel_stats(&conn).map_err(wrap)?;
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let mut wal = path.as_os_str().to_owned();

@@ -195,6 +195,7 @@ pub async fn serve(server: RegistryServer) -> Result<(), StdioError> {
         Ok::<(), std::io::Error>(())
     });
 
+    let counting = server.counting();
     let running = server
         .serve((to_rmcp_read, to_rmcp_write))
         .await
@@ -203,6 +204,7 @@ pub async fn serve(server: RegistryServer) -> Result<(), StdioError> {
         .waiting()
         .await
         .map_err(|error| StdioError::Stopped(error.to_string()))?;
+    counting.settle(std::time::Duration::from_secs(2)).await;
     // rmcp has dropped its end: the relay ends, the writer drains what is left and ends.
     match writer.await {
         Ok(result) => Ok(result?),

@@ -182,6 +182,33 @@ fn derived_title(messages: &[NewMessage]) -> Option<String> {
     Some(title)
 }
 
+/// Microseconds in a day: message times are µs UTC, activity is counted per UTC day.
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Counts one call of `tool` by a client of channel `caller` that was served conversations
+/// of each channel in `served` (once per channel, however many it got).
+pub fn count_call(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    tool: &str,
+    caller: &str,
+    served: &[String],
+) -> rusqlite::Result<()> {
+    let day = to_db(at).div_euclid(MICROS_PER_DAY);
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO tool_calls (day, tool, caller, served, calls) VALUES (?1, ?2, ?3, ?4, 1)
+         ON CONFLICT (day, tool, caller, served) DO UPDATE SET calls = calls + 1",
+    )?;
+    let mut seen: Vec<&str> = Vec::with_capacity(served.len());
+    for channel in served {
+        if !seen.contains(&channel.as_str()) {
+            seen.push(channel);
+            statement.execute(params![day, tool, caller, channel])?;
+        }
+    }
+    Ok(())
+}
+
 /// Appends `request.messages` in one transaction. `Ok(None)` when `request.session_id`
 /// names no session.
 pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Option<LogOutcome>> {
@@ -230,6 +257,7 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
     let mut added = 0usize;
     let mut first_at: Option<i64> = None;
     let mut last_at: Option<i64> = None;
+    let mut per_day: Vec<(i64, i64)> = Vec::new();
     {
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO messages (session_id, seq, role, content, at, dedup)
@@ -259,6 +287,11 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
             ])?;
             next_seq += 1;
             added += 1;
+            let day = at.div_euclid(MICROS_PER_DAY);
+            match per_day.iter_mut().find(|(d, _)| *d == day) {
+                Some((_, count)) => *count += 1,
+                None => per_day.push((day, 1)),
+            }
             first_at = Some(first_at.map_or(at, |v| v.min(at)));
             last_at = Some(last_at.map_or(at, |v| v.max(at)));
         }
@@ -287,6 +320,15 @@ pub fn log(conn: &mut Connection, request: &LogRequest) -> rusqlite::Result<Opti
             request.workspace
         ],
     )?;
+    {
+        let mut count = tx.prepare_cached(
+            "INSERT INTO daily_activity (day, channel, messages) VALUES (?1, ?2, ?3)
+             ON CONFLICT (day, channel) DO UPDATE SET messages = messages + excluded.messages",
+        )?;
+        for (day, messages) in per_day {
+            count.execute(params![day, channel, messages])?;
+        }
+    }
     let total: i64 = tx.query_row(
         "SELECT message_count FROM sessions WHERE id = ?1",
         [&session_id],
@@ -323,10 +365,10 @@ pub(super) fn create_session(
     Ok(())
 }
 
-const SUMMARY_COLUMNS: &str =
+pub(super) const SUMMARY_COLUMNS: &str =
     "id, channel, title, workspace, first_at, last_at, message_count FROM sessions";
 
-fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionSummary> {
+pub(super) fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionSummary> {
     let time = |value: Option<i64>| value.map(|v| format_time(from_db(v)));
     Ok(SessionSummary {
         session_id: row.get(0)?,

@@ -160,6 +160,24 @@ pub struct RegistryServer {
     /// `BACKOFFICE_CHANNEL`, validated once at start.
     env_channel: Option<String>,
     tool_router: ToolRouter<RegistryServer>,
+    counting: Counting,
+}
+
+/// Call counts still being written; `backoffice mcp` waits for them before it exits, so a
+/// client that quits right after a call still has it counted.
+#[derive(Clone, Default)]
+pub struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Counting {
+    /// Waits until every count is written, or `limit` passed.
+    pub async fn settle(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 fn internal(error: RegistryError) -> String {
@@ -183,6 +201,7 @@ impl RegistryServer {
             registry,
             env_channel,
             tool_router,
+            counting: Counting::default(),
         }
     }
 
@@ -214,6 +233,13 @@ impl RegistryServer {
             .call(move |conn| store::log(conn, &request).map(|o| (o, request.session_id)))
             .await
             .map_err(internal)?;
+        if let (Some(o), _) = &outcome {
+            self.count(
+                "conversation_log",
+                client.as_deref(),
+                vec![o.channel.clone()],
+            );
+        }
         match outcome {
             (Some(o), _) => Ok(Json(ConversationLogResult {
                 session_id: o.session_id,
@@ -238,6 +264,7 @@ impl RegistryServer {
     async fn extract(
         &self,
         Parameters(args): Parameters<ExtractArgs>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<ExtractResult>, String> {
         let now = Utc::now();
         let query = extract_query(&args, now)?;
@@ -247,6 +274,9 @@ impl RegistryServer {
             .call(move |conn| search::extract(conn, &query, now))
             .await
             .map_err(internal)?;
+        let client = context.client_info().map(|info| info.name);
+        let served = page.hits.iter().map(|hit| hit.channel.clone()).collect();
+        self.count("extract", client.as_deref(), served);
         Ok(Json(ExtractResult {
             query: text,
             hits: page.hits,
@@ -266,6 +296,7 @@ impl RegistryServer {
     async fn get_session(
         &self,
         Parameters(args): Parameters<GetSessionArgs>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<GetSessionResult>, String> {
         let window = match (args.last, args.after_seq) {
             (Some(_), Some(_)) => {
@@ -287,6 +318,12 @@ impl RegistryServer {
             .await
             .map_err(internal)?
             .ok_or_else(|| unknown_session(&id))?;
+        let client = context.client_info().map(|info| info.name);
+        self.count(
+            "get_session",
+            client.as_deref(),
+            vec![transcript.summary.channel.clone()],
+        );
         let total = transcript.summary.message_count;
         let last_seq = transcript.messages.last().map_or(0, |m| m.seq);
         let complete = transcript.messages.len() as u64 == total;
@@ -311,6 +348,7 @@ impl RegistryServer {
     async fn list_sessions(
         &self,
         Parameters(args): Parameters<ListSessionsArgs>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<ListSessionsResult>, String> {
         let limit = bounded("limit", args.limit, 20, 100)?;
         let offset = parse_cursor(args.cursor.as_deref())?;
@@ -332,6 +370,9 @@ impl RegistryServer {
             .map_err(internal)?;
         let more = sessions.len() > offset + limit;
         let sessions: Vec<_> = sessions.drain(..).skip(offset).take(limit).collect();
+        let client = context.client_info().map(|info| info.name);
+        let served = sessions.iter().map(|s| s.channel.clone()).collect();
+        self.count("list_sessions", client.as_deref(), served);
         Ok(Json(ListSessionsResult {
             sessions,
             next_cursor: more.then(|| (offset + limit).to_string()),
@@ -352,6 +393,34 @@ impl ServerHandler for RegistryServer {
 }
 
 impl RegistryServer {
+    /// Counts a call for the status site's cross-client figures: which channel called, and
+    /// which channels' conversations it got back. In the background: an answer never waits
+    /// for its count, and a count that cannot be written costs only the count.
+    fn count(&self, tool: &'static str, client: Option<&str>, served: Vec<String>) {
+        if served.is_empty() {
+            return;
+        }
+        let caller = channel::resolve(None, self.env_channel.as_deref(), client)
+            .unwrap_or_else(|_| channel::UNKNOWN.to_string());
+        let registry = self.registry.clone();
+        let pending = std::sync::Arc::clone(&self.counting.0);
+        pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::spawn(async move {
+            let counted = registry
+                .call(move |conn| store::count_call(conn, Utc::now(), tool, &caller, &served))
+                .await;
+            pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            if let Err(error) = counted {
+                tracing::warn!("cannot count a {tool} call: {error}");
+            }
+        });
+    }
+
+    /// The counts this server is still writing.
+    pub fn counting(&self) -> Counting {
+        self.counting.clone()
+    }
+
     /// Each tool whose input has required fields, with their names: a call without
     /// `arguments` is invalid params for these.
     pub fn tools_needing_arguments(&self) -> Vec<(String, Vec<String>)> {

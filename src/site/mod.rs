@@ -13,6 +13,7 @@ pub mod hosts;
 pub mod live;
 pub mod notices;
 pub mod paths;
+pub mod registry;
 pub mod render;
 pub mod server;
 pub mod svg;
@@ -69,7 +70,19 @@ pub struct Site {
     /// When every job's figures were last read.
     loaded_at: Option<DateTime<Utc>>,
     registry_db: PathBuf,
+    /// Whether the registry page shows session titles (`--site-registry`).
+    registry_titles: bool,
+    /// When the registry page was last written, and the registry's files then.
+    registry_written: Option<(Instant, RegistryFiles)>,
 }
+
+/// Sizes and modification times of `registry.db` and its log: they move when it changes.
+type RegistryFiles = [Option<(u64, std::time::SystemTime)>; 2];
+
+/// The registry page is rewritten at most this often ...
+const REGISTRY_MIN: Duration = Duration::from_secs(60);
+/// ... and at least this often while it is unchanged (its relative times move on).
+const REGISTRY_MAX: Duration = Duration::from_secs(600);
 
 impl Site {
     /// A generator writing into `dir`, with the embedded templates or those in `templates`.
@@ -84,7 +97,15 @@ impl Site {
             snapshot: Snapshot::default(),
             loaded_at: None,
             registry_db: registry_db.to_path_buf(),
+            registry_titles: true,
+            registry_written: None,
         })
+    }
+
+    /// Whether the registry page shows session titles and workspaces (by default it does);
+    /// without them it shows counts only.
+    pub fn show_registry_titles(&mut self, titles: bool) {
+        self.registry_titles = titles;
     }
 
     pub fn dir(&self) -> &Path {
@@ -239,6 +260,41 @@ impl Site {
         let failures = history::recent_failures(conn, 50)?;
         let feed = views::feed(&self.snapshot, &failures, now);
         out.page("feed.xml", "feed", &feed)?;
+        self.write_registry(now)
+    }
+
+    /// The registry's pages, when the registry changed since they were written (at most
+    /// once a minute: clients log all day) or ten minutes went by.
+    fn write_registry(&mut self, now: DateTime<Utc>) -> Result<(), SiteError> {
+        if !self.registry_db.exists() {
+            return Ok(());
+        }
+        let files = registry_files(&self.registry_db);
+        let due = self.registry_written.as_ref().is_none_or(|(at, before)| {
+            let age = at.elapsed();
+            age >= REGISTRY_MAX || (age >= REGISTRY_MIN && *before != files)
+        });
+        if !due {
+            return Ok(());
+        }
+        let read = crate::registry::stats::read_stats(&self.registry_db).and_then(|stats| {
+            let activity =
+                crate::registry::activity::read_activity(&self.registry_db, now, registry::LISTED)?;
+            Ok((stats, activity))
+        });
+        let (stats, activity) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!("status site: cannot read the Context Registry: {error}");
+                return Ok(());
+            }
+        };
+        let (pages, json) = registry::pages(&stats, &activity, self.registry_titles, now);
+        for (path, page) in &pages {
+            self.page(path, "registry", page)?;
+        }
+        self.json("registry.json", &json)?;
+        self.registry_written = Some((Instant::now(), registry_files(&self.registry_db)));
         Ok(())
     }
 
@@ -385,6 +441,17 @@ impl Site {
             writer: &mut self.writer,
         }
     }
+}
+
+fn registry_files(db: &Path) -> RegistryFiles {
+    let of = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.len(), m.modified().ok()?)))
+    };
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [of(db), of(Path::new(&wal))]
 }
 
 /// Renders and writes files; borrows only the renderer and the writer, so the rest of the

@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("jobs", include_str!("../../templates/jobs.hbs")),
     ("job", include_str!("../../templates/job.hbs")),
     ("run", include_str!("../../templates/run.hbs")),
+    ("registry", include_str!("../../templates/registry.hbs")),
     (
         "deployments",
         include_str!("../../templates/deployments.hbs"),

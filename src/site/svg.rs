@@ -88,6 +88,49 @@ pub fn duration_chart(bars_oldest_first: &[Bar]) -> String {
     out
 }
 
+/// Bars of counts per day, oldest first (the registry's 30 days of messages); each bar's
+/// tooltip is its `labels` entry.
+pub fn day_bars(counts_oldest_first: &[u64], labels: &[String], what: &str) -> String {
+    const HEIGHT: f64 = 40.0;
+    const BAR: f64 = 6.0;
+    const GAP: f64 = 2.0;
+    let max = counts_oldest_first
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let total: u64 = counts_oldest_first.iter().sum();
+    let width = counts_oldest_first.len() as f64 * (BAR + GAP);
+    let mut out = format!(
+        "<svg class=\"chart days\" viewBox=\"0 0 {width:.0} {}\" role=\"img\" aria-label=\"{} {} in the last {} days, at most {max} a day\">",
+        HEIGHT + 1.0,
+        total,
+        html_escape(what),
+        counts_oldest_first.len()
+    );
+    for (index, count) in counts_oldest_first.iter().enumerate() {
+        let height = if *count == 0 {
+            0.0
+        } else {
+            ((*count as f64 / max as f64) * HEIGHT).max(1.0)
+        };
+        let x = index as f64 * (BAR + GAP);
+        let label = labels.get(index).map_or("", String::as_str);
+        let _ = write!(
+            out,
+            "<rect class=\"succeeded\" x=\"{x:.0}\" y=\"{:.1}\" width=\"{BAR:.0}\" height=\"{height:.1}\"><title>{}: {count}</title></rect>",
+            HEIGHT - height,
+            html_escape(label)
+        );
+    }
+    let _ = write!(
+        out,
+        "<line class=\"axis\" x1=\"0\" y1=\"{HEIGHT}\" x2=\"{width:.0}\" y2=\"{HEIGHT}\"/></svg>"
+    );
+    out
+}
+
 /// A shields-style badge: `label | message`, colored by `status`.
 pub fn badge(label: &str, message: &str, status: &str) -> String {
     // Verdana-ish 11px averages about 6.5 px per character; close enough for a badge.
