@@ -51,7 +51,7 @@ pub struct RepoArgs {
         value_name = "PATH"
     )]
     pub repo: PathBuf,
-    /// Branch to track [default: the repository's current branch].
+    /// Branch to track [default: the repository's current branch; `main` with --remote].
     #[arg(long, env = "BACKOFFICE_BRANCH", value_name = "NAME")]
     pub branch: Option<String>,
 }

@@ -11,7 +11,7 @@ use crate::fakes::gmail::FakeGmail;
 use crate::fakes::llm::FakeLlm;
 use crate::fakes::notion::{FakeNotion, PageSeed};
 use crate::fakes::slack::FakeSlack;
-use crate::support::{TestRepo, backoffice, run, stdout};
+use crate::support::{TestRepo, backoffice, job, run, stdout};
 
 const PARENT: &str = "2f1e5c0b8d9a4e7f9b3c1a2d4e6f8a0b";
 
@@ -200,5 +200,65 @@ fn each_problem_is_a_cross_with_its_fix() {
             .as_str()
             .is_some_and(|f| f.contains("ollama serve")),
         "{text}"
+    );
+}
+
+#[test]
+fn notifications_need_their_webhook_variable_and_slack() {
+    let fakes = fakes();
+    let repo = TestRepo::new();
+    repo.write(
+        "jobs/_defaults.toml",
+        "[notify]\nwebhook = \"DOCTOR_HOOK\"\n",
+    )
+    .write(
+        "jobs/plain.toml",
+        &job("Plain", "0 9 * * *", "[notify]\nslack = \"#ops\"\n"),
+    )
+    .write(
+        "jobs/silent.toml",
+        &job(
+            "Silent",
+            "0 9 * * *",
+            "[notify]\non = []\nwebhook = \"NEVER_USED\"\n",
+        ),
+    );
+    repo.commit("notifications");
+    let (code, findings, text) = doctor(&repo, &fakes, &free_address(), &[("DOCTOR_HOOK", None)]);
+    assert_eq!(code, 1, "{text}");
+    let hook = finding(&findings, "notification webhook DOCTOR_HOOK");
+    assert_eq!(hook["ok"], false, "{text}");
+    assert!(
+        hook["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("export DOCTOR_HOOK=")),
+        "{text}"
+    );
+    assert_eq!(
+        finding(&findings, "Slack")["ok"],
+        true,
+        "Slack is checked for #ops: {text}"
+    );
+    assert!(
+        !text.contains("NEVER_USED"),
+        "a job that notifies nobody needs no webhook: {text}"
+    );
+    let (code, findings, text) = doctor(
+        &repo,
+        &fakes,
+        &free_address(),
+        &[(
+            "DOCTOR_HOOK",
+            Some("https://hooks.example/T0/B0/secret-part"),
+        )],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        finding(&findings, "notification webhook DOCTOR_HOOK")["ok"],
+        true
+    );
+    assert!(
+        !text.contains("secret-part"),
+        "the URL is never printed: {text}"
     );
 }

@@ -857,3 +857,53 @@ fn check_rejects_bad_notify_tables_with_file_line_and_column() {
     assert_eq!(error["line"], 2, "{error}");
     assert!(text.contains("jobs/_defaults.toml:2:"), "{text}");
 }
+
+#[test]
+fn occurrences_missed_while_down_send_one_message_per_job() {
+    let world = World::new();
+    world.repo.write(
+        "jobs/pulse.toml",
+        &job(
+            "Pulse",
+            "0 * * * * *",
+            "catchup = \"skip\"\n[notify]\non = [\"missed\"]\nslack = \"#ops\"\n",
+        ),
+    );
+    let commit = world.repo.commit("a job every minute");
+    let daemon = world.serve(&["--no-http"], &[]);
+    assert!(daemon.wait_applied(&commit), "{}", daemon.log_text());
+    daemon.stop();
+    assert!(
+        world.slack.posts().is_empty(),
+        "nothing was missed while it ran"
+    );
+    // Ten minutes down: the job's cursor is where the daemon left it, ten minutes ago.
+    let ten_minutes_ago = (chrono::Utc::now() - chrono::Duration::minutes(10)).timestamp_micros();
+    rusqlite::Connection::open(world.state().join("runs.db"))
+        .and_then(|db| db.execute("UPDATE deployed_jobs SET cursor = ?1", [ten_minutes_ago]))
+        .expect("move the cursor back");
+    let daemon = world.serve(&["--no-http"], &[]);
+    assert!(
+        wait_until(DELIVERY, || !world.slack.posts().is_empty()),
+        "no message about the missed runs:\n{}",
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let posts = texts(&world.slack.posts());
+    assert_eq!(posts.len(), 1, "one message for the whole gap: {posts:?}");
+    assert!(
+        posts[0].contains("(pulse) missed")
+            && posts[0].contains("runs while Backoffice was not running"),
+        "{}",
+        posts[0]
+    );
+    let missed = runs_of(&world.state(), "pulse")
+        .iter()
+        .filter(|r| r.status == "missed")
+        .count();
+    assert!(
+        missed >= 8,
+        "the gap's occurrences are recorded as missed: {missed}"
+    );
+    daemon.stop();
+}

@@ -11,13 +11,14 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{CommandError, known_jobs, print_json, runtime};
+use super::{CommandError, known_defaults, known_jobs, print_json, runtime};
 use crate::cli::{DoctorArgs, Format};
 use crate::connectors::langgraph::LangGraph;
 use crate::connectors::notion::Notion;
 use crate::connectors::slack::Slack;
 use crate::connectors::{Connectors, gmail::Gmail, llm, redact_url};
 use crate::job::{Job, Task};
+use crate::notify::settings::{Defaults, Target};
 use crate::repo::Repo;
 
 /// How long each outside check may take.
@@ -58,6 +59,7 @@ pub(super) fn execute(state: &Path, args: &DoctorArgs) -> Result<ExitCode, Comma
         Ok((known, _)) => known.into_values().map(|k| k.job).collect(),
         Err(_) => Vec::new(),
     };
+    let defaults = known_defaults(state, &args.repo).unwrap_or_default();
     findings.push(state_folder(state));
     findings.extend(listen(state, "status site", &args.listen));
     if let Some(mcp) = &args.mcp_listen {
@@ -65,7 +67,7 @@ pub(super) fn execute(state: &Path, args: &DoctorArgs) -> Result<ExitCode, Comma
     }
     let connectors = Connectors::from_env()
         .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
-    findings.extend(runtime()?.block_on(outside(&jobs, &connectors)));
+    findings.extend(runtime()?.block_on(outside(&jobs, &defaults, &connectors)));
     match args.format {
         Format::Json => print_json(&findings)?,
         Format::Text => {
@@ -178,9 +180,24 @@ fn listen(state: &Path, what: &str, address: &str) -> Option<Finding> {
 }
 
 /// The outside services the jobs use, checked concurrently.
-async fn outside(jobs: &[Arc<Job>], connectors: &Connectors) -> Vec<Finding> {
+async fn outside(jobs: &[Arc<Job>], defaults: &Defaults, connectors: &Connectors) -> Vec<Finding> {
     let mut models = BTreeSet::new();
     let (mut slack, mut notion, mut gmail) = (false, false, false);
+    let mut webhooks: BTreeSet<String> = BTreeSet::new();
+    for job in jobs.iter().filter(|j| j.enabled) {
+        let recipients = job.notify.over(&defaults.notify);
+        if recipients.on.is_empty() {
+            continue;
+        }
+        for target in recipients.targets() {
+            match target {
+                Target::Slack(_) => slack = true,
+                Target::Webhook(variable) => {
+                    webhooks.insert(variable);
+                }
+            }
+        }
+    }
     let mut parents = BTreeSet::new();
     let mut graphs: BTreeSet<(String, String)> = BTreeSet::new();
     for job in jobs.iter().filter(|j| j.enabled) {
@@ -241,6 +258,7 @@ async fn outside(jobs: &[Arc<Job>], connectors: &Connectors) -> Vec<Finding> {
         check_graphs(connectors, &graphs, deadline),
     );
     let mut findings = model_findings;
+    findings.extend(webhooks.iter().map(|variable| check_webhook(variable)));
     findings.extend(slack_finding);
     findings.extend(notion_findings);
     findings.extend(gmail_finding);
@@ -253,6 +271,31 @@ async fn outside(jobs: &[Arc<Job>], connectors: &Connectors) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// A notification webhook's variable: set, and an http(s) URL. Nothing is posted: a test
+/// message in the team's channel at every `doctor` would be noise.
+fn check_webhook(variable: &str) -> Finding {
+    let check = format!("notification webhook {variable}");
+    let value = std::env::var(variable).unwrap_or_default();
+    let value = value.trim();
+    if value.is_empty() {
+        bad(
+            check,
+            "not set",
+            format!(
+                "export {variable}=<the webhook's URL> where `serve` runs (the URL is a secret: never in git)"
+            ),
+        )
+    } else if value.starts_with("https://") || value.starts_with("http://") {
+        good(check, "set to an http(s) URL")
+    } else {
+        bad(
+            check,
+            "set, but not an http(s) URL",
+            format!("set {variable} to the URL your chat tool gave for the webhook"),
+        )
+    }
 }
 
 async fn check_models(connectors: &Connectors, models: &BTreeSet<String>) -> Vec<Finding> {

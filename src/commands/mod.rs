@@ -202,6 +202,34 @@ fn known_jobs(
     Ok((known, JobsOrigin::Committed { reference, commit }))
 }
 
+/// The defaults file in force: the deployed one when a daemon has deployed jobs, else the
+/// committed one (none when neither exists or it has errors).
+fn known_defaults(
+    state: &Path,
+    repo: &RepoArgs,
+) -> Result<std::sync::Arc<crate::notify::settings::Defaults>, CommandError> {
+    if let Some(store) = existing_store(state)?
+        && !store.with(|conn| jobs::all(conn))?.is_empty()
+    {
+        let stored = store.with(|conn| crate::store::notifications::defaults(conn))?;
+        return Ok(stored
+            .and_then(|(file, text)| crate::job_file::notify::parse_defaults(&file, &text).ok())
+            .map(std::sync::Arc::new)
+            .unwrap_or_default());
+    }
+    let opened = Repo::open(&repo.repo)?;
+    let reference = match &repo.branch {
+        Some(branch) => branch.clone(),
+        None => opened.current_branch()?,
+    };
+    let oid = opened.resolve(&reference)?;
+    let jobs = sync::read_commit(&opened, oid, &mut FileCache::default())?;
+    Ok(match jobs.catalog.defaults {
+        catalog::DefaultsFile::Valid { defaults, .. } => defaults,
+        _ => Default::default(),
+    })
+}
+
 /// Prints `value` as pretty JSON.
 fn print_json(value: &impl serde::Serialize) -> Result<(), CommandError> {
     let text =
