@@ -87,6 +87,10 @@ pub enum Command {
     /// The Context Registry (state/registry.db): import transcripts, show figures.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Knowledge Cards made from your conversations: what is due, review on the terminal,
+    /// list, and export to Anki.
+    #[command(subcommand)]
+    Cards(CardsCommand),
     /// Print the config entry that connects a client to the Context Registry; `--write`
     /// merges it into the client's config file (after a backup).
     Connect(ConnectArgs),
@@ -320,6 +324,57 @@ pub struct McpArgs {
     /// Also append logs to this file (stderr always gets them; some clients hide stderr).
     #[arg(long, env = "BACKOFFICE_MCP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardsCommand {
+    /// The questions due now (never their answers).
+    Due(CardsListArgs),
+    /// Review the due cards here: the question, your answer, the reference answer and its
+    /// source, then your grade (1 again, 2 hard, 3 good, 4 easy); `q` stops.
+    Review(CardsReviewArgs),
+    /// Cards, newest first, with their state and next due date.
+    List(CardsListArgs),
+    /// Every card (not rejected) in Anki's text import format on stdout:
+    /// `backoffice cards export > cards.txt`, then File > Import in Anki. Importing again
+    /// updates the notes and keeps their reviews.
+    Export(CardsExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CardsListArgs {
+    /// How many cards.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only cards in this state.
+    #[arg(long = "only", value_enum, value_name = "STATE")]
+    pub only: Option<CardStateArg>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// A card state on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CardStateArg {
+    New,
+    Learning,
+    Review,
+    Suspended,
+    Rejected,
+}
+
+#[derive(Debug, Args)]
+pub struct CardsReviewArgs {
+    /// At most this many cards in one sitting.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CardsExportArgs {
+    /// The Anki deck the cards go to (created when missing).
+    #[arg(long, default_value = crate::cards::export::DEFAULT_DECK)]
+    pub deck: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::briefing::spec::BriefingTask;
+use crate::cards::spec::CardsTask;
 use crate::duration;
 use crate::notify::settings::NotifySettings;
 use crate::schedule::Schedule;
@@ -146,6 +147,8 @@ pub enum Task {
     Briefing(Box<BriefingTask>),
     /// `kind = "agent"`, `orchestrator = "langgraph"`.
     LangGraph(Box<LangGraphTask>),
+    /// `kind = "ambient"`, `task = "knowledge-cards"`.
+    Cards(Box<CardsTask>),
 }
 
 impl Task {
@@ -155,6 +158,7 @@ impl Task {
             Task::Llm(_) => "agent/llm",
             Task::Briefing(_) => "agent/briefing",
             Task::LangGraph(_) => "agent/langgraph",
+            Task::Cards(_) => "ambient/knowledge-cards",
         }
     }
 }

@@ -17,7 +17,8 @@
 //!   records runs; [`executors`] do the work through [`connectors`] (HTTP APIs), whose
 //!   [`connectors::secret`] scrubs every known secret from what comes back. [`briefing`] is
 //!   the Daily Briefing executor's pipeline (sources → model → Notion page). [`notify`]
-//!   tells Slack or a webhook when a job fails, recovers, succeeds or missed runs.
+//!   tells Slack or a webhook when a job fails, recovers, succeeds or missed runs. [`cards`]
+//!   is Knowledge Cards: the ambient job making spaced-repetition cards from the registry.
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`site`] writes the read-only status site into `state/site/` and serves it.
@@ -48,6 +49,7 @@ pub mod reconcile;
 pub mod sync;
 
 pub mod briefing;
+pub mod cards;
 pub mod connectors;
 pub mod executors;
 pub mod notify;

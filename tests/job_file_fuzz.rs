@@ -181,12 +181,15 @@ fn validate(bytes: Vec<u8>) -> Result<(), usize> {
     match load_file(&file) {
         Ok(job) => {
             let prompt = match &job.task {
-                Task::Llm(task) => &task.prompt,
-                Task::Briefing(task) => &task.prompt,
-                Task::LangGraph(task) => &task.prompt,
+                Task::Llm(task) => Some(&task.prompt),
+                Task::Briefing(task) => Some(&task.prompt),
+                Task::LangGraph(task) => Some(&task.prompt),
+                Task::Cards(_) => None,
             };
             let context = job.template_context(chrono::Utc::now(), chrono::Utc::now());
-            let _ = render(prompt, &context);
+            if let Some(prompt) = prompt {
+                let _ = render(prompt, &context);
+            }
             Ok(())
         }
         Err(invalid) => {

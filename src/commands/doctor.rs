@@ -222,6 +222,15 @@ async fn outside(jobs: &[Arc<Job>], defaults: &Defaults, connectors: &Connectors
                     parents.insert(publish.parent_page.clone());
                 }
             }
+            Task::Cards(task) => {
+                if task.generator == crate::cards::spec::Generator::Llm {
+                    models.insert(
+                        task.model
+                            .clone()
+                            .unwrap_or_else(|| connectors.llm.default_model.clone()),
+                    );
+                }
+            }
             Task::LangGraph(task) => {
                 let url = task
                     .url

@@ -15,6 +15,7 @@ macro_rules! say {
 }
 
 mod briefing;
+mod cards;
 mod check;
 mod connect;
 mod doctor;
@@ -111,6 +112,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Site(args) => site::execute(&state, &args),
         Command::Mcp(_) => mcp::execute(&state),
         Command::Registry(command) => registry::execute(&state, &command),
+        Command::Cards(command) => cards::execute(&state, &command),
         Command::Connect(args) => connect::execute(&state, &args),
     }
 }

@@ -68,5 +68,6 @@ pub async fn execute(context: &Context) -> Result<Outcome, RunError> {
             .await
         }
         Task::LangGraph(task) => langgraph::run(task, context).await,
+        Task::Cards(task) => crate::cards::run(task, context).await,
     }
 }

@@ -17,6 +17,7 @@ use crate::location::line_column;
 use crate::schedule::Schedule;
 use crate::template;
 
+mod ambient;
 mod briefing;
 mod hints;
 mod langgraph;
@@ -64,7 +65,7 @@ struct RawJob {
     retries: Option<Spanned<i64>>,
     retry_delay: Option<Spanned<String>>,
     agent: Option<Spanned<RawAgent>>,
-    ambient: Option<Spanned<toml::Table>>,
+    ambient: Option<Spanned<ambient::RawAmbient>>,
     notify: Option<Spanned<notify::RawNotify>>,
 }
 
@@ -373,12 +374,22 @@ fn validate_task(checker: &mut Checker<'_>, raw: &RawJob) -> Option<Task> {
             validate_agent(checker, agent.get_ref())
         }
         "ambient" => {
-            checker.error(
-                kind.span().start,
-                Some("kind"),
-                "kind \"ambient\" is not available in this version yet; available: \"agent\"",
-            );
-            None
+            if let Some(agent) = &raw.agent {
+                checker.error(
+                    agent.span().start,
+                    Some("agent"),
+                    "section [agent] does not match kind = \"ambient\"; use [ambient]",
+                );
+            }
+            let Some(ambient) = &raw.ambient else {
+                checker.error(
+                    kind.span().start,
+                    Some("ambient"),
+                    "kind = \"ambient\" needs an [ambient] section with task = \"knowledge-cards\"",
+                );
+                return None;
+            };
+            ambient::validate(checker, ambient.get_ref(), kind.span().start)
         }
         other => {
             checker.error(
@@ -643,6 +654,12 @@ prompt = "Plan for {{date}} ({{weekday}})"
     #[test]
     fn each_problem_names_line_column_and_field() {
         type Case<'a> = (&'a str, &'a str, (usize, usize), Option<&'a str>, &'a str);
+        let ambient_only = GOOD
+            .replace("\"agent\"", "\"ambient\"")
+            .split("[agent]")
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let cases: &[Case<'_>] = &[
             (
                 "syntax",
@@ -722,11 +739,18 @@ prompt = "Plan for {{date}} ({{weekday}})"
                 "unknown variable `dat`",
             ),
             (
-                "kind later",
-                &GOOD.replace("\"agent\"", "\"ambient\""),
+                "ambient without its table",
+                &ambient_only,
                 (3, 8),
-                Some("kind"),
-                "not available",
+                Some("ambient"),
+                "needs an [ambient] section",
+            ),
+            (
+                "unknown ambient task",
+                &format!("{ambient_only}[ambient]\ntask = \"dreaming\"\n"),
+                (10, 8),
+                Some("ambient.task"),
+                "not an ambient task",
             ),
             (
                 "bad kind",

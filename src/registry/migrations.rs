@@ -71,4 +71,71 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (day, tool, caller, served)
     ) WITHOUT ROWID;
     ",
+    // 3: Knowledge Cards. Every card ever made stays (a rejected one too, so it is never
+    // proposed again), tied to the session and messages it came from; FSRS keeps stability
+    // and difficulty per card and one row per review; each job reads messages past its
+    // watermark (a message id, moved only by a successful run); every generation is recorded
+    // with what it dropped and why. `cards_fts` finds near-duplicates in Korean and English
+    // through the same bigram form as the messages' index.
+    "
+    CREATE TABLE cards (
+        id            TEXT PRIMARY KEY,      -- c_ + 16 hex; Anki's GUID is made from it
+        job_id        TEXT NOT NULL,
+        session_id    TEXT NOT NULL,
+        message_ids   TEXT NOT NULL,         -- JSON array of the cited messages
+        kind          TEXT NOT NULL,         -- basic | cloze
+        front         TEXT NOT NULL,
+        back          TEXT NOT NULL,
+        quote         TEXT NOT NULL,         -- from a cited message, supporting the answer
+        tags          TEXT NOT NULL,         -- JSON array
+        norm          TEXT NOT NULL UNIQUE,  -- the normalised question and answer
+        generator     TEXT NOT NULL,         -- llm | offline
+        model         TEXT,
+        retention     REAL NOT NULL,         -- the job's desired_retention when it was made
+        state         TEXT NOT NULL,         -- new | learning | review | suspended | rejected
+        reason        TEXT,                  -- why it was rejected
+        created_at    INTEGER NOT NULL,
+        due_at        INTEGER NOT NULL,
+        stability     REAL,
+        difficulty    REAL,
+        reps          INTEGER NOT NULL DEFAULT 0,
+        lapses        INTEGER NOT NULL DEFAULT 0,
+        last_review   INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE INDEX cards_due ON cards (due_at) WHERE state IN ('new', 'learning', 'review');
+    CREATE INDEX cards_by_created ON cards (created_at);
+    CREATE VIRTUAL TABLE cards_fts USING fts5 (
+        terms,
+        content = '',
+        contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE card_reviews (
+        id            INTEGER PRIMARY KEY,
+        card_id       TEXT NOT NULL REFERENCES cards (id),
+        at            INTEGER NOT NULL,
+        grade         INTEGER NOT NULL,      -- 1 again, 2 hard, 3 good, 4 easy
+        elapsed_days  REAL NOT NULL,
+        stability     REAL NOT NULL,
+        difficulty    REAL NOT NULL,
+        due_at        INTEGER NOT NULL
+    );
+    CREATE INDEX card_reviews_by_card ON card_reviews (card_id, at);
+    CREATE INDEX card_reviews_by_time ON card_reviews (at);
+    CREATE TABLE card_watermarks (
+        job_id     TEXT PRIMARY KEY,
+        message_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE card_generations (
+        id           INTEGER PRIMARY KEY,
+        job_id       TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        generator    TEXT NOT NULL,
+        model        TEXT,
+        messages     INTEGER NOT NULL,       -- messages read
+        made         INTEGER NOT NULL,
+        dropped      TEXT NOT NULL           -- JSON: reason -> count
+    );
+    ",
 ];

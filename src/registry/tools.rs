@@ -19,11 +19,14 @@ use super::store::{
 };
 use super::{Registry, RegistryError, channel, schema, tokens};
 
+mod cards;
+
 /// What the model is told when it connects: when to log and when to search.
 pub const INSTRUCTIONS: &str = "Context Registry: a shared memory of conversations across Cursor, Claude Desktop, Claude Code and other clients.
 - Call `conversation_log` after each exchange worth keeping (decisions, plans, findings, code explanations): send the user's message and your reply. The first call returns a `session_id`; pass it on every later call in this conversation. Resending the same messages is harmless.
 - Call `extract` when the user refers to earlier work (\"what did I decide about...\", \"continue the ... from yesterday\", \"지난번에 정한 ...\"), or before answering a question that earlier conversations may already have settled. Korean, English and mixed queries all work; use a few distinctive keywords.
-- Call `get_session` with a hit's `session_id` to read that conversation (or its last messages) and continue it here; `list_sessions` shows recent conversations per channel.";
+- Call `get_session` with a hit's `session_id` to read that conversation (or its last messages) and continue it here; `list_sessions` shows recent conversations per channel.
+- Knowledge Cards: when the person wants to review or study (\"quiz me\", \"복습하자\"), call `cards_due`, ask one question at a time, and after they answer call `card_answer` with their answer and grade (again, hard, good, easy); show the reference answer and source quote it returns. `card_feedback` rejects, edits or suspends a card.";
 
 /// Most messages one `conversation_log` call may carry.
 const MAX_BATCH: usize = 1000;
@@ -190,7 +193,7 @@ impl RegistryServer {
     /// A server over `registry`, naming new sessions' channel from `env_channel` when the
     /// tool call does not.
     pub fn new(registry: Registry, env_channel: Option<String>) -> RegistryServer {
-        let mut tool_router = Self::tool_router();
+        let mut tool_router = Self::tool_router() + Self::card_router();
         for route in tool_router.map.values_mut() {
             schema::standard_formats(std::sync::Arc::make_mut(&mut route.attr.input_schema));
             if let Some(output) = route.attr.output_schema.as_mut() {
@@ -604,7 +607,7 @@ mod tests {
     }
 
     #[test]
-    fn the_router_has_the_four_tools_with_object_schemas() {
+    fn the_router_has_every_tool_with_object_schemas() {
         let registry_dir = tempfile::tempdir().expect("tempdir");
         let registry = Registry::open(&registry_dir.path().join("r.db")).expect("open");
         let server = RegistryServer::new(registry, None);
@@ -613,6 +616,9 @@ mod tests {
         assert_eq!(
             names,
             [
+                "card_answer",
+                "card_feedback",
+                "cards_due",
                 "conversation_log",
                 "extract",
                 "get_session",

@@ -8,6 +8,7 @@
 //! and the machine-readable twins.
 
 pub mod briefing;
+pub mod cards;
 pub mod data;
 pub mod hosts;
 pub mod live;
@@ -289,11 +290,20 @@ impl Site {
                 return Ok(());
             }
         };
-        let (pages, json) = registry::pages(&stats, &activity, self.registry_titles, now);
-        for (path, page) in &pages {
+        let cards_page =
+            cards::page(&self.registry_db, self.registry_titles, now).unwrap_or_else(|error| {
+                tracing::warn!("status site: cannot read the Knowledge Cards: {error}");
+                None
+            });
+        let (mut pages, json) = registry::pages(&stats, &activity, self.registry_titles, now);
+        for (path, page) in &mut pages {
+            page.cards = cards_page.is_some();
             self.page(path, "registry", page)?;
         }
         self.json("registry.json", &json)?;
+        if let Some(page) = &cards_page {
+            self.page("cards.html", "cards", page)?;
+        }
         self.registry_written = Some((Instant::now(), registry_files(&self.registry_db)));
         Ok(())
     }

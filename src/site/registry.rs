@@ -105,6 +105,8 @@ pub struct RegistryPage {
     pub listed: usize,
     pub pages: Vec<PageLink>,
     pub page: usize,
+    /// Whether `cards.html` exists (some card was made).
+    pub cards: bool,
 }
 
 /// `registry.json`.
@@ -228,6 +230,7 @@ pub fn pages(
                 listed: recent.len(),
                 pages: links(n),
                 page: n,
+                cards: false,
             };
             (path, page)
         })

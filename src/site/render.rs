@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("job", include_str!("../../templates/job.hbs")),
     ("run", include_str!("../../templates/run.hbs")),
     ("registry", include_str!("../../templates/registry.hbs")),
+    ("cards", include_str!("../../templates/cards.hbs")),
     (
         "deployments",
         include_str!("../../templates/deployments.hbs"),

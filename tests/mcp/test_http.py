@@ -104,7 +104,7 @@ async def test_the_sdk_client_logs_and_finds_over_http():
             async with ClientSession(read, write, client_info=info) as s:
                 await s.initialize()
                 tools = await s.list_tools()
-                assert [t.name for t in tools.tools] == ["conversation_log", "extract", "get_session", "list_sessions"]
+                assert [t.name for t in tools.tools] == ["card_answer", "card_feedback", "cards_due", "conversation_log", "extract", "get_session", "list_sessions"]
                 logged = await ok(s, "conversation_log", {"messages": [
                     {"role": "user", "content": "HTTP로 기록한 배포 체크리스트"}]})
                 assert logged["channel"] == "claude-code"

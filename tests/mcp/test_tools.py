@@ -4,7 +4,7 @@ import re
 
 from harness import call, main, ok, session, state_dir, tool_error
 
-TOOLS = ["conversation_log", "extract", "get_session", "list_sessions"]
+TOOLS = ["card_answer", "card_feedback", "cards_due", "conversation_log", "extract", "get_session", "list_sessions"]
 
 
 async def test_tools_list_is_deterministic_with_object_schemas_and_annotations():

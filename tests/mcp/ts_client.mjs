@@ -213,8 +213,8 @@ async function main() {
     // Tools, with schemas the SDK compiles (this is where ajv complains about formats).
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_MS });
     const names = tools.map(t => t.name).sort();
-    const expected = ['conversation_log', 'extract', 'get_session', 'list_sessions'];
-    check('lists the four tools', sameJson(names, expected), `got ${safeJson(names)}`);
+    const expected = ['card_answer', 'card_feedback', 'cards_due', 'conversation_log', 'extract', 'get_session', 'list_sessions'];
+    check('lists every tool', sameJson(names, expected), `got ${safeJson(names)}`);
     for (const tool of tools) {
         check(`${tool.name}: inputSchema is an object schema`, tool.inputSchema?.type === 'object',
             () => safeJson(tool.inputSchema));
