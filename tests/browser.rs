@@ -83,6 +83,10 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
     .write(
         "jobs/paused.toml",
         &job("Paused", "0 8 * * *", "enabled = false"),
+    )
+    .write(
+        "jobs/cards.toml",
+        "name = \"Knowledge Cards\"\nkind = \"ambient\"\nschedule = \"0 3 1 1 *\"\n[ambient]\ntask = \"knowledge-cards\"\ngenerator = \"offline\"\n",
     );
     repo.commit("three jobs");
     let state = repo.state();
@@ -99,6 +103,11 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
             .success()
     );
     let _ = run(backoffice(&state).args(["run", "team/retro", "--wait"]));
+    assert!(
+        run(backoffice(&state).args(["run", "cards", "--wait"]))
+            .status
+            .success()
+    );
     repo.write(
         "jobs/broken.toml",
         "name = \"Broken\"\nkind = \"agent\"\nschedule = \"0 25 * * *\"\n[agent]\nprompt = \"x\"\n",
@@ -110,6 +119,7 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
         wait_until(Duration::from_secs(10), || {
             std::fs::read_to_string(site.join("index.html"))
                 .is_ok_and(|t| t.contains("jobs/broken.toml"))
+                && site.join("cards.html").exists()
                 && std::fs::read_to_string(site.join("jobs/team/retro.html"))
                     .is_ok_and(|t| t.contains("status failed"))
         }),
@@ -130,6 +140,7 @@ fn pages_load_in_chromium_with_nothing_external_and_no_console_error() {
             "/jobs/team/retro.html",
             "/deployments.html",
             "/registry.html",
+            "/cards.html",
         ])
         .env("PLAYWRIGHT_CORE", &playwright)
         .env("CHROMIUM", &chromium)
@@ -172,7 +183,9 @@ fn fill_registry(state: &Path) {
             "params": {"name": "conversation_log", "arguments": {
                 "title": title,
                 "workspace": "/work/app",
-                "messages": [{"role": "user", "content": "지수 백오프로 합시다 exponential backoff"}]}}});
+                "messages": [
+                    {"role": "user", "content": "지수 백오프가 뭐야? exponential backoff"},
+                    {"role": "assistant", "content": "지수 백오프란 실패할 때마다 대기 시간을 두 배로 늘리는 방식이다. A mutex is a lock that lets one thread at a time use a value."}]}}});
         let search = serde_json::json!({
             "jsonrpc": "2.0", "id": 2, "method": "tools/call",
             "params": {"name": "extract", "arguments": {"query": "백오프"}}});

@@ -751,7 +751,7 @@ fn places_with(state: &Path, needle: &str, outputs: &[(&str, &[u8])]) -> Vec<Str
         }
     }
     for (name, bytes) in outputs {
-        if holds(*bytes) {
+        if holds(bytes) {
             found.push((*name).to_string());
         }
     }
@@ -1549,102 +1549,121 @@ fn the_budget_defers_cards_and_later_runs_still_make_them() {
     world.stop();
 }
 
+/// One bad job file for `check`, and the error it must get.
+struct Case {
+    file: &'static str,
+    content: String,
+    line: u64,
+    /// 0: any column.
+    column: u64,
+    /// The error's field starts with this.
+    field: &'static str,
+    /// Words of the message.
+    words: &'static str,
+}
+
 #[test]
 fn check_reports_bad_ambient_tables_with_file_line_column_and_field() {
     let repo = TestRepo::new();
     let head = "name = \"Cards\"\nkind = \"ambient\"\nschedule = \"0 3 1 1 *\"\ntimezone = \"Asia/Seoul\"\n";
     let with = |body: &str| format!("{head}[ambient]\n{body}");
     let task = "task = \"knowledge-cards\"\n";
-    // (file, content, line, column (0: any), field, words of the message)
-    let cases: Vec<(&str, String, u64, u64, &str, &str)> = vec![
-        (
-            "bad-task",
-            with("task = \"flashcards\"\n"),
-            6,
-            8,
-            "ambient.task",
-            "flashcards",
-        ),
-        (
-            "no-task",
-            with("max_cards = 5\n"),
-            2,
-            0,
-            "ambient.task",
-            "task",
-        ),
-        (
-            "zero",
-            with(&format!("{task}max_cards = 0\n")),
-            7,
-            13,
-            "ambient.max_cards",
-            "1 to 100",
-        ),
-        (
-            "many",
-            with(&format!("{task}max_cards = 101\n")),
-            7,
-            13,
-            "ambient.max_cards",
-            "1 to 100",
-        ),
-        (
-            "daily",
-            with(&format!("{task}daily_new_limit = 501\n")),
-            7,
-            19,
-            "ambient.daily_new_limit",
-            "1 to 500",
-        ),
-        (
-            "retention",
-            with(&format!("{task}desired_retention = 0.5\n")),
-            7,
-            21,
-            "ambient.desired_retention",
-            "0.7",
-        ),
-        (
-            "key",
-            with(&format!("{task}maxcards = 5\n")),
-            7,
-            0,
-            "ambient",
-            "maxcards",
-        ),
-        (
-            "offline-model",
-            with(&format!(
+    let cases = [
+        Case {
+            file: "bad-task",
+            content: with("task = \"flashcards\"\n"),
+            line: 6,
+            column: 8,
+            field: "ambient.task",
+            words: "flashcards",
+        },
+        Case {
+            file: "no-task",
+            content: with("max_cards = 5\n"),
+            line: 2,
+            column: 0,
+            field: "ambient.task",
+            words: "task",
+        },
+        Case {
+            file: "zero",
+            content: with(&format!("{task}max_cards = 0\n")),
+            line: 7,
+            column: 13,
+            field: "ambient.max_cards",
+            words: "1 to 100",
+        },
+        Case {
+            file: "many",
+            content: with(&format!("{task}max_cards = 101\n")),
+            line: 7,
+            column: 13,
+            field: "ambient.max_cards",
+            words: "1 to 100",
+        },
+        Case {
+            file: "daily",
+            content: with(&format!("{task}daily_new_limit = 501\n")),
+            line: 7,
+            column: 19,
+            field: "ambient.daily_new_limit",
+            words: "1 to 500",
+        },
+        Case {
+            file: "retention",
+            content: with(&format!("{task}desired_retention = 0.5\n")),
+            line: 7,
+            column: 21,
+            field: "ambient.desired_retention",
+            words: "0.7",
+        },
+        Case {
+            file: "key",
+            content: with(&format!("{task}maxcards = 5\n")),
+            line: 7,
+            column: 0,
+            field: "ambient",
+            words: "maxcards",
+        },
+        Case {
+            file: "offline-model",
+            content: with(&format!(
                 "{task}generator = \"offline\"\nmodel = \"llama3.1:8b\"\n"
             )),
-            8,
-            9,
-            "ambient.model",
-            "offline",
-        ),
-        (
-            "generator",
-            with(&format!("{task}generator = \"gpt-4\"\n")),
-            7,
-            13,
-            "ambient.generator",
-            "gpt-4",
-        ),
-        (
-            "channel",
-            with(&format!(
+            line: 8,
+            column: 9,
+            field: "ambient.model",
+            words: "offline",
+        },
+        Case {
+            file: "generator",
+            content: with(&format!("{task}generator = \"gpt-4\"\n")),
+            line: 7,
+            column: 13,
+            field: "ambient.generator",
+            words: "gpt-4",
+        },
+        Case {
+            file: "channel",
+            content: with(&format!(
                 "{task}channels = [\"cursor\", \"bad channel!\"]\n"
             )),
-            7,
-            23,
-            "ambient.channels",
-            "bad channel!",
-        ),
-        ("no-table", head.to_string(), 2, 0, "ambient", "[ambient]"),
+            line: 7,
+            column: 23,
+            field: "ambient.channels",
+            words: "bad channel!",
+        },
+        Case {
+            file: "no-table",
+            content: head.to_string(),
+            line: 2,
+            column: 0,
+            field: "ambient",
+            words: "[ambient]",
+        },
     ];
-    for (file, content, ..) in &cases {
-        repo.write(&format!("jobs/{file}.toml"), content);
+    for case in &cases {
+        repo.write(&format!("jobs/{}.toml", case.file), &case.content);
     }
     repo.write(
         "jobs/good.toml",
@@ -1663,7 +1682,15 @@ fn check_reports_bad_ambient_tables_with_file_line_column_and_field() {
     assert_eq!(text_output.status.code(), Some(1), "{text}");
     assert_eq!(report["valid"], false, "{report}");
     let errors = report["errors"].as_array().cloned().unwrap_or_default();
-    for (file, _, line, column, field, words) in &cases {
+    for Case {
+        file,
+        line,
+        column,
+        field,
+        words,
+        ..
+    } in &cases
+    {
         let name = format!("jobs/{file}.toml");
         let error = errors
             .iter()
@@ -1900,6 +1927,71 @@ fn a_rejected_card_never_comes_back() {
         .cloned()
         .unwrap_or_else(|| panic!("the rejected card is listed: {listed}"));
     assert_eq!(entry["state"], "rejected", "{entry}");
+    // The state filter (`--only`: `--state` is the state folder of every command).
+    let only = cards_command(&state, &["list", "--only", "rejected", "--format", "json"]);
+    assert!(only.status.success(), "{}", stderr(&only));
+    let only: Value = serde_json::from_slice(&only.stdout).expect("json");
+    let ids: Vec<&str> = only
+        .as_array()
+        .map(|cards| cards.iter().filter_map(|c| c["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, [mutex.id.as_str()], "{only}");
+}
+
+/// Secrets as people say them, not only as `password: …`: none becomes a card, while the
+/// harmless sentence beside each still does.
+#[test]
+fn a_secret_said_in_words_never_becomes_a_card() {
+    let mut world = World::new(&cards_job("generator = \"offline\"\n"));
+    let state = world.state();
+    log(
+        &state,
+        &[
+            &Conversation {
+                channel: "cursor",
+                title: "Staging",
+                workspace: "/work/infra",
+                messages: &[
+                    ("user", "How do I get into the staging admin?"),
+                    (
+                        "assistant",
+                        "The admin password is hunter2-CANARY-41 until Friday. A bastion is a host that stands between the internet and the private network.",
+                    ),
+                ],
+            },
+            &Conversation {
+                channel: "claude-code",
+                title: "스테이징 접속",
+                workspace: "/work/infra",
+                messages: &[
+                    ("user", "스테이징 DB 비밀번호가 뭐였지?"),
+                    (
+                        "assistant",
+                        "스테이징 DB 비밀번호는 hunter2-CANARY-42 입니다. 배스천이란 외부와 내부 네트워크 사이에 두는 접속용 서버이다.",
+                    ),
+                ],
+            },
+        ],
+    );
+    world.serve(&[]);
+    let (result, output) = world.run_cards();
+    world.stop();
+    let made = cards(&state);
+    assert!(
+        made.iter().any(|c| c.front == "What is a bastion?")
+            && made.iter().any(|c| c.front == "배스천이란 무엇인가?"),
+        "the harmless definitions are cards: {:?}\n{result}",
+        fronts(&made)
+    );
+    let exported = export(&state, &[]);
+    let outputs = [
+        ("the run", output.stdout.as_slice()),
+        ("the export", exported.as_bytes()),
+    ];
+    for secret in SECRETS {
+        let found = places_with(&state, secret, &outputs);
+        assert!(found.is_empty(), "{secret:?} found in {found:?}");
+    }
 }
 
 #[test]

@@ -9,6 +9,9 @@ mod support;
 mod briefing;
 /// The status site in headless Chromium: nothing external, no console error, phone width.
 mod browser;
+/// Knowledge Cards: ambient jobs over the registry (offline rules, the fake model, budget),
+/// `check`, `cards review`/`export`, cards.html, the card tools via the Python SDK, and Anki's importer.
+mod cards;
 /// `backoffice check` and `plan`: what a pull request sees.
 mod check;
 /// SIGKILL during a run, graceful shutdown, and several processes on one database.

@@ -44,7 +44,7 @@ pub fn line(out: &mut impl Write, card: &CardRow, deck: &str) -> std::io::Result
     let fields = [
         guid(&card.id),
         notetype.to_string(),
-        field(deck),
+        deck.to_string(),
         first,
         second,
         tags.join(" "),

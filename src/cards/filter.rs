@@ -104,18 +104,25 @@ pub fn looks_secret(text: &str) -> bool {
                 && word.chars().any(|c| c.is_ascii_alphabetic()))
     });
     let labelled = [
-        "password:",
-        "password=",
+        "password",
         "passwd",
-        "비밀번호:",
-        "비밀번호는",
-        "api key:",
+        "passcode",
+        "pw is",
+        "pw:",
+        "비밀번호",
+        "암호는",
+        "api key",
         "api_key",
+        "apikey",
         "token:",
         "token=",
+        "token is",
         "secret:",
+        "secret is",
+        "secret key",
         "private key",
         "-----begin",
+        "토큰은",
     ]
     .iter()
     .any(|label| lower.contains(label));
@@ -173,6 +180,8 @@ mod tests {
             "the key is sk-proj-abcdefghijklmnop1234",
             "password: hunter2hunter2",
             "SLACK xoxb-123456789012-abcdef",
+            "The admin password is hunter2-X until Friday.",
+            "서버 비밀번호는 1234다",
             "token AbCdEfGhIjKlMnOpQrStUvWx1234",
         ] {
             assert_eq!(unusable(secret), Some("looks like a secret"), "{secret}");

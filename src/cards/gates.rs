@@ -28,7 +28,10 @@ pub fn check(card: &Proposal) -> Result<(), String> {
     if let Some(items) = enumeration(back).filter(|n| *n > 3) {
         return Err(format!("an enumeration of {items} items"));
     }
-    if let Some(why) = unusable(back).or_else(|| unusable(front)) {
+    if let Some(why) = unusable(back)
+        .or_else(|| unusable(front))
+        .or_else(|| unusable(&card.quote))
+    {
         return Err(format!("holds {why}"));
     }
     match card.kind {

@@ -57,7 +57,7 @@ pub struct Answered {
     pub grade: Grade,
     /// RFC 3339.
     pub next_due: String,
-    /// `10 minutes`, `3 days`.
+    /// How long until then, shortly: `10m`, `9d`.
     pub next_in: String,
     pub state: String,
     /// Days until recall is expected to fall to 90%.
@@ -226,6 +226,12 @@ pub fn feedback(
             };
             super::gates::check(&proposal)
                 .map_err(|why| ReviewError::Invalid(format!("the edited card {why}")))?;
+            let norm = super::dedup::key(&front, &back);
+            if norm != super::dedup::key(&card.front, &card.back) && store::has_norm(conn, &norm)? {
+                return Err(ReviewError::Invalid(
+                    "another card already says exactly this; reject this one instead".into(),
+                ));
+            }
             store::edit(
                 conn,
                 &card.id,

@@ -103,7 +103,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         last_review   INTEGER,
         updated_at    INTEGER NOT NULL
     );
-    CREATE INDEX cards_due ON cards (due_at) WHERE state IN ('new', 'learning', 'review');
+    -- What is due, per state in due order: cards_due reads reviews first, then new cards,
+    -- each a short range of this index however many cards there are.
+    CREATE INDEX cards_due ON cards (state, due_at) WHERE state IN ('new', 'learning', 'review');
     CREATE INDEX cards_by_created ON cards (created_at);
     CREATE VIRTUAL TABLE cards_fts USING fts5 (
         terms,

@@ -140,7 +140,7 @@ pub fn page(
         due_now,
         total,
         states,
-        chart: svg::day_bars(&forecast, &labels, "reviews"),
+        chart: svg::day_bars(&forecast, &labels, "reviews", "in the next"),
         next_week: forecast.iter().take(7).sum(),
         texts,
         cards: if texts { cards } else { Vec::new() },

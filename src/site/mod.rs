@@ -152,6 +152,17 @@ impl Site {
                 touched.insert(job.to_string());
             }
         }
+        // A Knowledge Cards run changed the cards: their page is due now, not in a minute.
+        let cards_ran = touched.iter().any(|id| {
+            self.snapshot
+                .jobs
+                .get(id)
+                .and_then(|summary| summary.job.as_ref())
+                .is_some_and(|job| job.kind == "ambient/knowledge-cards")
+        });
+        if cards_ran {
+            self.registry_written = None;
+        }
         self.write_overview(conn, now, Some(&touched))?;
         Ok(self.finish(started))
     }

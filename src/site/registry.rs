@@ -158,7 +158,7 @@ pub fn pages(
                     1 => "1 message".into(),
                     n => format!("{n} messages"),
                 },
-                chart: svg::day_bars(&counts, &day_names, "messages"),
+                chart: svg::day_bars(&counts, &day_names, "messages", "in the last"),
                 days: day_names
                     .iter()
                     .zip(&counts)

@@ -90,7 +90,7 @@ pub fn duration_chart(bars_oldest_first: &[Bar]) -> String {
 
 /// Bars of counts per day, oldest first (the registry's 30 days of messages); each bar's
 /// tooltip is its `labels` entry.
-pub fn day_bars(counts_oldest_first: &[u64], labels: &[String], what: &str) -> String {
+pub fn day_bars(counts_oldest_first: &[u64], labels: &[String], what: &str, span: &str) -> String {
     const HEIGHT: f64 = 40.0;
     const BAR: f64 = 6.0;
     const GAP: f64 = 2.0;
@@ -103,10 +103,11 @@ pub fn day_bars(counts_oldest_first: &[u64], labels: &[String], what: &str) -> S
     let total: u64 = counts_oldest_first.iter().sum();
     let width = counts_oldest_first.len() as f64 * (BAR + GAP);
     let mut out = format!(
-        "<svg class=\"chart days\" viewBox=\"0 0 {width:.0} {}\" role=\"img\" aria-label=\"{} {} in the last {} days, at most {max} a day\">",
+        "<svg class=\"chart days\" viewBox=\"0 0 {width:.0} {}\" role=\"img\" aria-label=\"{} {} {} {} days, at most {max} a day\">",
         HEIGHT + 1.0,
         total,
         html_escape(what),
+        html_escape(span),
         counts_oldest_first.len()
     );
     for (index, count) in counts_oldest_first.iter().enumerate() {

@@ -29,19 +29,63 @@ const TERMS: [&str; 8] = [
     "mutex", "backoff", "cache", "index", "trigger", "webhook", "lease", "quorum",
 ];
 
+/// A made-up word for `n`: distinct conversations talk about distinct things, as people's do.
+fn word(n: usize) -> String {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ren", "to", "vu", "sa", "qel", "dor", "ni", "pha", "zu", "bel", "cor",
+        "ix", "wen",
+    ];
+    let mut n = n + 17;
+    let mut out = String::new();
+    while n > 0 {
+        out.push_str(SYLLABLES[n % 16]);
+        n /= 16;
+    }
+    out
+}
+
+/// A made-up Korean word for `n`.
+fn hangul(n: usize) -> String {
+    (0..3)
+        .map(|k| {
+            char::from_u32(0xAC00 + ((n * 7919 + k * 104_729) % 11_172) as u32).unwrap_or('가')
+        })
+        .collect()
+}
+
 fn conversation(n: usize) -> Vec<NewMessage> {
-    let term = TERMS[n % TERMS.len()];
+    let term = word(n);
     (0..20)
         .map(|i| {
             let content = match i % 5 {
-                0 => format!("What is a {term} {n}? 왜 필요한가요?"),
-                1 => format!("A {term} {n}-{i} is a mechanism that keeps shared state consistent under load {n}."),
-                2 => format!("지수 백오프{n}란 실패할 때마다 대기 시간을 {i}배로 늘리는 방식이다."),
-                3 => format!("Run `cargo test --package p{n}` to check the {term} module {i}."),
-                _ => format!("좋아요, {term} {n} 설정은 내일 다시 보기로 했다. thanks"),
+                0 => format!("What is a {term}? {} 왜 필요한가요? ({i})", hangul(n + i)),
+                1 => format!(
+                    "A {term} is a {} that keeps every {} in step with the {}.",
+                    word(n * 3 + i),
+                    word(n * 7 + i),
+                    word(n * 11 + i)
+                ),
+                2 => format!(
+                    "{}란 {} 때마다 {}를 두 배로 늘리는 방식이다.",
+                    hangul(n * 5 + i),
+                    hangul(n * 13 + i),
+                    hangul(n * 17 + i)
+                ),
+                3 => format!(
+                    "Run `cargo test --package {}` to check the {term} module.",
+                    word(n * 19 + i)
+                ),
+                _ => format!(
+                    "좋아요, {} 설정은 내일 다시 보기로 했다. thanks {i}",
+                    hangul(n * 23 + i)
+                ),
             };
             NewMessage {
-                role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                role: if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
                 content,
                 at: None,
                 key: None,
@@ -63,7 +107,7 @@ fn main() {
         let request = LogRequest {
             session_id: None,
             channel: ["cursor", "claude-desktop", "claude-code"][n % 3].into(),
-            title: Some(format!("{} design {n}", TERMS[n % TERMS.len()])),
+            title: Some(format!("{} {} design", TERMS[n % TERMS.len()], word(n))),
             workspace: None,
             messages: conversation(n),
         };
