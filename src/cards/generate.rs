@@ -123,7 +123,7 @@ pub fn judge(
         }
         let norm = dedup::key(&proposal.front, &proposal.back);
         let terms = dedup::terms(&format!("{} {}", proposal.front, proposal.back));
-        let near_kept = store::similar(conn, &format!("{} {}", proposal.front, proposal.back), 10)?
+        let near_kept = store::similar(conn, &format!("{} {}", proposal.front, proposal.back), 50)?
             .iter()
             .any(|(front, back)| {
                 dedup::similarity(&terms, &dedup::terms(&format!("{front} {back}"))) >= dedup::NEAR
@@ -237,5 +237,102 @@ mod tests {
             (1, Some("reviews already due"))
         );
         assert_eq!(budget(&task(10, 20), 0, 500).allowed, 0);
+    }
+
+    /// A month of a heavy user: every 30 minutes more candidate cards than the budget allows,
+    /// every evening each due card reviewed (a fixed mix of grades). New cards per day stay
+    /// within `daily_new_limit`, and the reviews due on any day stay within the review cap.
+    #[test]
+    fn the_budget_holds_over_a_simulated_month() {
+        use crate::cards::card::{Grade, Kind};
+        use crate::cards::schedule::Fsrs;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry =
+            crate::registry::Registry::open(&dir.path().join("registry.db")).expect("open");
+        let task = task(10, 20);
+        let cap = u64::from(task.daily_new_limit) * REVIEW_CAP_PER_NEW;
+        let start: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("time");
+        let model = Fsrs::default();
+        let mut serial = 0;
+        for day in 0..30 {
+            let midnight = start + chrono::Duration::days(day);
+            let mut made_today = 0u64;
+            for slot in 0..48 {
+                let now = midnight + chrono::Duration::minutes(30 * slot);
+                let (made, due) = registry
+                    .with(|c| {
+                        Ok((
+                            store::made_since(c, "job", midnight)?,
+                            store::due_before(c, now + chrono::Duration::days(1))?,
+                        ))
+                    })
+                    .expect("counts");
+                let allowed = budget(&task, made, due).allowed;
+                registry
+                    .with(|c| {
+                        for _ in 0..allowed {
+                            serial += 1;
+                            store::insert(
+                                c,
+                                &NewCard {
+                                    job_id: "job".into(),
+                                    session_id: "s".into(),
+                                    message_ids: vec![serial],
+                                    kind: Kind::Basic,
+                                    front: format!("What is fact {serial}?"),
+                                    back: format!("answer {serial}"),
+                                    quote: format!("answer {serial}"),
+                                    tags: Vec::new(),
+                                    norm: format!("fact {serial}"),
+                                    generator: "offline".into(),
+                                    model: None,
+                                    retention: 0.9,
+                                },
+                                now,
+                            )?;
+                        }
+                        Ok(())
+                    })
+                    .expect("insert");
+                made_today += allowed as u64;
+            }
+            assert!(
+                made_today <= u64::from(task.daily_new_limit),
+                "day {day}: {made_today} new cards"
+            );
+            let evening = midnight + chrono::Duration::hours(21);
+            let due = registry
+                .with(|c| store::due(c, evening, 10_000))
+                .expect("due");
+            assert!(
+                (due.len() as u64) <= cap + u64::from(task.daily_new_limit),
+                "day {day}: {} due",
+                due.len()
+            );
+            for (index, card) in due.iter().enumerate() {
+                let grade = [
+                    Grade::Good,
+                    Grade::Good,
+                    Grade::Easy,
+                    Grade::Hard,
+                    Grade::Again,
+                ][index % 5];
+                registry
+                    .with(|c| {
+                        Ok(crate::cards::review::answer(
+                            c, &model, &card.id, grade, evening,
+                        ))
+                    })
+                    .expect("store")
+                    .expect("review");
+            }
+        }
+        let total = registry
+            .with(|c| store::made_since(c, "job", start))
+            .expect("total");
+        assert!(
+            total >= 400,
+            "the budget still lets cards in: {total} in 30 days"
+        );
     }
 }

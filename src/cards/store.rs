@@ -140,25 +140,51 @@ pub fn has_norm(conn: &Connection, norm: &str) -> rusqlite::Result<bool> {
         .map(|found| found.is_some())
 }
 
-/// The question and answer of up to `limit` kept cards sharing terms with `text`, best first.
+/// Terms of a card looked up for its near-matches: the rarest few among the cards kept.
+const NEAR_TERMS: usize = 4;
+
+/// The question and answer of up to `limit` kept cards sharing one of the rarest terms of
+/// `text`. Common terms ("what", "is", "무엇") would match most cards; a paraphrase shares
+/// the rare ones, so asking for those alone keeps this cheap at any number of cards.
 pub fn similar(
     conn: &Connection,
     text: &str,
     limit: usize,
 ) -> rusqlite::Result<Vec<(String, String)>> {
-    let terms: Vec<String> = tokens::index_form(text)
+    let mut terms: Vec<String> = tokens::index_form(text)
         .split_whitespace()
-        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+        .map(str::to_lowercase)
         .collect();
+    terms.sort();
+    terms.dedup();
     if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut counted = Vec::with_capacity(terms.len());
+    {
+        let mut frequency = conn.prepare_cached("SELECT doc FROM cards_vocab WHERE term = ?1")?;
+        for term in terms {
+            let docs: Option<i64> = frequency.query_row([&term], |row| row.get(0)).optional()?;
+            if let Some(docs) = docs.filter(|d| *d > 0) {
+                counted.push((docs, term));
+            }
+        }
+    }
+    counted.sort();
+    let rare: Vec<String> = counted
+        .into_iter()
+        .take(NEAR_TERMS)
+        .map(|(_, term)| format!("\"{}\"", term.replace('"', "\"\"")))
+        .collect();
+    if rare.is_empty() {
         return Ok(Vec::new());
     }
     let mut statement = conn.prepare_cached(
         "SELECT c.front, c.back FROM cards_fts f JOIN cards c ON c.rowid = f.rowid
-         WHERE cards_fts MATCH ?1 ORDER BY f.rank LIMIT ?2",
+         WHERE cards_fts MATCH ?1 LIMIT ?2",
     )?;
     statement
-        .query_map(params![terms.join(" OR "), limit as i64], |row| {
+        .query_map(params![rare.join(" OR "), limit as i64], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?
         .collect()
@@ -190,13 +216,13 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> rusqlite::Res
         if out.len() >= limit {
             break;
         }
+        // The state is written into the statement, not bound: only a literal lets SQLite see
+        // that the partial index covers the query.
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} WHERE c.state = ?1 AND c.due_at <= ?2 ORDER BY c.due_at LIMIT ?3"
+            "SELECT {COLUMNS} WHERE c.state = '{state}' AND c.due_at <= ?1 ORDER BY c.due_at LIMIT ?2"
         ))?;
-        let rows = statement.query_map(
-            params![state, to_db(now), (limit - out.len()) as i64],
-            card_row,
-        )?;
+        let rows =
+            statement.query_map(params![to_db(now), (limit - out.len()) as i64], card_row)?;
         for row in rows {
             out.push(row?);
         }

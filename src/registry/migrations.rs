@@ -103,9 +103,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         last_review   INTEGER,
         updated_at    INTEGER NOT NULL
     );
-    -- What is due, per state in due order: cards_due reads reviews first, then new cards,
-    -- each a short range of this index however many cards there are.
-    CREATE INDEX cards_due ON cards (state, due_at) WHERE state IN ('new', 'learning', 'review');
+    -- What is due, per state in due order: cards_due reads learning and review cards first,
+    -- then new ones, each a short range of this index however many cards there are. (Not a
+    -- partial index: SQLite does not see that `state = 'new'` implies an IN list.)
+    CREATE INDEX cards_due ON cards (state, due_at);
     CREATE INDEX cards_by_created ON cards (created_at);
     CREATE VIRTUAL TABLE cards_fts USING fts5 (
         terms,
@@ -113,6 +114,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         contentless_delete = 1,
         tokenize = 'unicode61 remove_diacritics 2'
     );
+    -- How many cards hold each term: the near-match asks only about a card's rarest terms,
+    -- so its cost does not grow with every card that says \"what is\".
+    CREATE VIRTUAL TABLE cards_vocab USING fts5vocab (cards_fts, 'row');
     CREATE TABLE card_reviews (
         id            INTEGER PRIMARY KEY,
         card_id       TEXT NOT NULL REFERENCES cards (id),
