@@ -196,6 +196,10 @@ pub struct TemplatesArgs {
 pub struct SiteArgs {
     #[command(flatten)]
     pub templates: TemplatesArgs,
+    /// As `serve --site-registry`: `counts` keeps session titles, workspaces and card texts
+    /// off the registry and cards pages.
+    #[arg(long, env = "BACKOFFICE_SITE_REGISTRY", value_enum, default_value_t = SiteRegistry::Titles)]
+    pub site_registry: SiteRegistry,
 }
 
 #[derive(Debug, Args)]
@@ -343,9 +347,9 @@ pub enum CardsCommand {
 
 #[derive(Debug, Args)]
 pub struct CardsListArgs {
-    /// How many cards.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    /// How many cards (1 to 10000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub limit: u16,
     /// Only cards in this state.
     #[arg(long = "only", value_enum, value_name = "STATE")]
     pub only: Option<CardStateArg>,
@@ -365,9 +369,9 @@ pub enum CardStateArg {
 
 #[derive(Debug, Args)]
 pub struct CardsReviewArgs {
-    /// At most this many cards in one sitting.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    /// At most this many cards in one sitting (1 to 10000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub limit: u16,
 }
 
 #[derive(Debug, Args)]

@@ -371,6 +371,7 @@ impl Runner {
         let job = Arc::clone(&occurrence.job);
         let mut run_id = chain;
         let mut attempt = 1;
+        let mut last_attempt: (i64, RunStatus, Option<String>, u32);
         loop {
             let started_at = Utc::now();
             // Watchers (the status site, `run --wait`) see the attempt begin.
@@ -421,11 +422,12 @@ impl Runner {
             {
                 tracing::error!(job = %job.id, run = run_id, "cannot record the end of the run: {store_error}");
             }
-            if retry.is_none()
-                && let Some(notifier) = self.inner.notifier.get()
-            {
-                notifier.finished(&job, run_id, status, error.clone(), attempt);
+            if retry.is_none() {
+                self.notify(&job, chain, run_id, status, error.clone(), attempt);
             }
+            // If the chain ends while waiting to retry (shutdown, a replacing run, no row for
+            // the retry), this attempt was its last: it is the one to tell about.
+            last_attempt = (run_id, status, error.clone(), attempt);
             self.emit(RunEvent {
                 chain,
                 run_id,
@@ -440,7 +442,11 @@ impl Runner {
             tracing::info!(job = %job.id, attempt, "retrying in {}", duration::format(delay));
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                _ = wait_cancel(&mut cancelled) => break,
+                _ = wait_cancel(&mut cancelled) => {
+                    let (run, status, error, attempts) = last_attempt;
+                    self.notify(&job, chain, run, status, error, attempts);
+                    break;
+                }
             }
             attempt += 1;
             let row = self.new_row(
@@ -463,11 +469,28 @@ impl Runner {
                 },
                 Err(store_error) => {
                     tracing::error!(job = %job.id, "cannot record retry attempt {attempt}: {store_error}");
+                    let (run, status, error, attempts) = last_attempt;
+                    self.notify(&job, chain, run, status, error, attempts);
                     break;
                 }
             }
         }
         self.ended(&job.id, chain);
+    }
+
+    /// Tells the notifier (when there is one) how a run chain ended.
+    fn notify(
+        &self,
+        job: &Arc<Job>,
+        chain: i64,
+        run_id: i64,
+        status: RunStatus,
+        error: Option<String>,
+        attempts: u32,
+    ) {
+        if let Some(notifier) = self.inner.notifier.get() {
+            notifier.finished(job, chain, run_id, status, error, attempts);
+        }
     }
 
     fn emit(&self, event: RunEvent) {

@@ -248,7 +248,16 @@ impl Syncer {
                 }
             }
         }
+        self.register_webhooks();
         Ok(self.scheduler_set())
+    }
+
+    /// Makes the deployed jobs' webhook URLs known secrets.
+    fn register_webhooks(&self) {
+        crate::notify::register_webhooks(
+            self.deployed.values().map(|d| d.job.as_ref()),
+            &self.defaults.get(),
+        );
     }
 
     fn scheduler_set(&self) -> Vec<Deployed> {
@@ -302,6 +311,7 @@ impl Syncer {
         self.apply(&commit, &jobs, &plan)?;
         self.last_commit = Some(oid);
         log_plan(&self.label, &commit, &plan);
+        self.register_webhooks();
         Ok((!plan.held).then(|| self.scheduler_set()))
     }
 

@@ -30,11 +30,54 @@ pub fn key(front: &str, back: &str) -> String {
     format!("{} | {}", normalise(front), normalise(back))
 }
 
-/// The terms the near-match compares: the registry's index form of the text.
+/// Words every question has: they say nothing about which card it is.
+const STOP: &[&str] = &[
+    "what",
+    "is",
+    "are",
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "and",
+    "or",
+    "how",
+    "why",
+    "when",
+    "which",
+    "who",
+    "does",
+    "do",
+    "did",
+    "it",
+    "this",
+    "that",
+    "with",
+    "by",
+    "be",
+    "was",
+    "무엇",
+    "엇인",
+    "인가",
+    "무엇인가",
+    "어떻게",
+    "하나",
+    "는가",
+    "에서",
+];
+
+/// The terms the near-match compares: the registry's index form of the text, without
+/// punctuation and the words every question shares, so "What is a mutex? a lock" and "What
+/// is a latch? a lock" are different cards and a paraphrase is the same one.
 pub fn terms(text: &str) -> HashSet<String> {
     crate::registry::tokens::index_form(text)
-        .split_whitespace()
+        .split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
+        .filter(|t| t.chars().count() > 1 && !STOP.contains(&t.as_str()))
         .collect()
 }
 
@@ -79,5 +122,12 @@ mod tests {
         let korean = terms("지수 백오프란 무엇인가? 실패할 때마다 대기 시간을 두 배로 늘리는 방식");
         let korean_again = terms("지수 백오프는 무엇인가? 실패할 때마다 대기 시간을 두 배로 늘림");
         assert!(similarity(&korean, &korean_again) >= NEAR);
+        let mutex = terms("What is a mutex? a lock");
+        let latch = terms("What is a latch? a lock");
+        assert!(
+            similarity(&mutex, &latch) < NEAR,
+            "{}",
+            similarity(&mutex, &latch)
+        );
     }
 }

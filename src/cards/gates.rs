@@ -128,6 +128,7 @@ fn cloze(text: &str) -> Result<(), String> {
     let mut rest = text;
     let mut deletions = 0;
     let mut outside = String::new();
+    let mut hidden_words: Vec<String> = Vec::new();
     while let Some(start) = rest.find("{{") {
         outside.push_str(&rest[..start]);
         let body = &rest[start + 2..];
@@ -146,20 +147,26 @@ fn cloze(text: &str) -> Result<(), String> {
             .get(1 + digits..)
             .and_then(|r| r.strip_prefix("::"))
             .filter(|_| digits > 0);
-        match answer {
-            Some(answer)
-                if !answer
-                    .split("::")
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .is_empty() => {}
-            _ => {
-                return Err(format!(
-                    "`{{{{{inner}}}}}` is not cloze syntax ({{{{c1::answer}}}})"
-                ));
+        let (hidden, hint) = match answer {
+            Some(answer) => {
+                let mut parts = answer.splitn(2, "::");
+                (
+                    parts.next().unwrap_or_default().trim(),
+                    parts.next().map(str::trim),
+                )
             }
+            None => ("", None),
+        };
+        if hidden.is_empty() {
+            return Err(format!(
+                "`{{{{{inner}}}}}` is not cloze syntax ({{{{c1::answer}}}})"
+            ));
         }
+        let hidden_norm = super::dedup::normalise(hidden);
+        if hint.is_some_and(|hint| super::dedup::normalise(hint).contains(&hidden_norm)) {
+            return Err("the answer is in the question (the hint gives it away)".into());
+        }
+        hidden_words.push(hidden_norm);
         deletions += 1;
         rest = &body[end + 2..];
     }
@@ -177,6 +184,13 @@ fn cloze(text: &str) -> Result<(), String> {
     }
     if outside.split_whitespace().count() < 3 {
         return Err("too little text around the deletion to know what is asked".into());
+    }
+    let around = super::dedup::normalise(&outside);
+    if hidden_words
+        .iter()
+        .any(|hidden| hidden.chars().count() >= 3 && around.contains(hidden.as_str()))
+    {
+        return Err("the answer is in the question (the hidden words are also in the text)".into());
     }
     Ok(())
 }
@@ -259,6 +273,14 @@ mod tests {
             ),
             (cloze_card("No deletion in this one."), "without a deletion"),
             (cloze_card("{{c1::cargo}}"), "too little text"),
+            (
+                cloze_card("Run {{c1::cargo test::cargo test}} to run tests."),
+                "hint gives it away",
+            ),
+            (
+                cloze_card("Run {{c1::cargo test}} and cargo test runs the tests."),
+                "also in the text",
+            ),
             (
                 basic(
                     "Where is the config file?",

@@ -30,6 +30,7 @@ use crate::executors::{Context, Outcome};
 use crate::registry::{self, Registry};
 use crate::run_error::RunError;
 use generate::{Dropped, Judged};
+use source::Exchange;
 use spec::{CardsTask, Generator};
 
 /// The registry beside the job's `runs.db`: the state folder's.
@@ -82,18 +83,30 @@ pub async fn run(task: &CardsTask, context: &Context) -> Result<Outcome, RunErro
     let mut notes = Vec::new();
     let mut tokens = (None, None);
     let mut used_model: Option<String> = None;
+    // The lowest message id this run leaves for a later one (what the model was not shown).
+    let mut unsent: Option<i64> = None;
     let proposals = match task.generator {
         Generator::Offline => exchanges.iter().flat_map(offline::propose).collect(),
         Generator::Llm if exchanges.is_empty() => Vec::new(),
+        Generator::Llm if budget.allowed == 0 => {
+            // Nothing may be made now: the model is not asked, and nothing read is lost.
+            unsent = exchanges
+                .iter()
+                .flat_map(Exchange::messages)
+                .map(|m| m.id)
+                .min();
+            Vec::new()
+        }
         Generator::Llm => {
             let model_name = task
                 .model
                 .clone()
                 .unwrap_or_else(|| context.connectors.llm.default_model.clone());
+            let (_, sent) = model::conversation(&exchanges);
             match model::propose(
                 &context.connectors,
                 &model_name,
-                &exchanges,
+                &exchanges[..sent],
                 task.max_cards * 2,
             )
             .await
@@ -101,6 +114,11 @@ pub async fn run(task: &CardsTask, context: &Context) -> Result<Outcome, RunErro
                 Ok(model::Proposed::Cards(cards, completion)) => {
                     tokens = (completion.prompt_tokens, completion.completion_tokens);
                     used_model = Some(model_name);
+                    unsent = exchanges[sent..]
+                        .iter()
+                        .flat_map(Exchange::messages)
+                        .map(|m| m.id)
+                        .min();
                     cards
                 }
                 Ok(model::Proposed::Invalid(completion)) => {
@@ -132,9 +150,10 @@ pub async fn run(task: &CardsTask, context: &Context) -> Result<Outcome, RunErro
             for (reason, count) in std::mem::take(&mut dropped.reasons) {
                 *judged.dropped.reasons.entry(reason).or_default() += count;
             }
-            let mark = judged
-                .first_deferred
-                .map_or(last_read, |first| (first - 1).max(watermark));
+            // Up to what was read, but before anything deferred by the budget or not shown to
+            // the model: a later run reads that again.
+            let held = [judged.first_deferred, unsent].into_iter().flatten().min();
+            let mark = held.map_or(last_read, |first| (first - 1).max(watermark).min(last_read));
             let made = generate::keep(
                 conn,
                 &job_id,

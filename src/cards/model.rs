@@ -72,7 +72,8 @@ struct WireCard {
 }
 
 /// The conversation as the model sees it: each message as `[m<id>] role: text`, scrubbed,
-/// code and secret-looking sentences left out, within [`MAX_PROMPT_CHARS`].
+/// code and secret-looking sentences left out, within [`MAX_PROMPT_CHARS`]; and how many of
+/// `exchanges` (from the first) it holds.
 pub fn conversation(exchanges: &[Exchange]) -> (String, usize) {
     let mut out = String::new();
     let mut used = 0;

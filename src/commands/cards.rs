@@ -37,7 +37,7 @@ fn due(registry: &Registry, args: &CardsListArgs) -> Result<ExitCode, CommandErr
     let now = Utc::now();
     let (cards, total) = registry.with(|conn| {
         Ok((
-            store::due(conn, now, args.limit)?,
+            store::due(conn, now, usize::from(args.limit))?,
             store::counts(conn, now)?.0,
         ))
     })?;
@@ -89,7 +89,7 @@ fn list(registry: &Registry, args: &CardsListArgs) -> Result<ExitCode, CommandEr
         CardStateArg::Suspended => State::Suspended,
         CardStateArg::Rejected => State::Rejected,
     });
-    let cards = registry.with(|conn| store::recent(conn, state, args.limit))?;
+    let cards = registry.with(|conn| store::recent(conn, state, usize::from(args.limit)))?;
     if args.format == Format::Json {
         print_json(&cards)?;
         return Ok(ExitCode::SUCCESS);
@@ -117,7 +117,7 @@ fn review_loop(registry: &Registry, args: &CardsReviewArgs) -> Result<ExitCode, 
     let mut lines = stdin.lock().lines();
     let model = Fsrs::default();
     let mut reviewed = 0;
-    while reviewed < args.limit {
+    while reviewed < usize::from(args.limit) {
         let now = Utc::now();
         let Some(card) = registry
             .with(|conn| store::due(conn, now, 1))?

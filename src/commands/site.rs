@@ -24,6 +24,7 @@ pub(super) fn execute(state: &Path, args: &SiteArgs) -> Result<ExitCode, Command
         &crate::registry::path_in(state),
     )
     .map_err(|e| CommandError::Message(e.to_string()))?;
+    site.show_registry_titles(args.site_registry == crate::cli::SiteRegistry::Titles);
     let report = site
         .generate_all(&store.reader()?, Utc::now())
         .map_err(|e| CommandError::Message(e.to_string()))?;

@@ -46,7 +46,14 @@ pub(super) fn validate(checker: &mut Checker<'_>, raw: &RawNotify) -> NotifySett
     });
     let slack = raw.slack.as_ref().map(|channel| {
         let text = channel.get_ref().trim();
-        if !is_slack_channel(text) {
+        if text.contains("://") {
+            // Never echoed: a Slack webhook URL pasted here is a secret.
+            checker.error(
+                channel.span().start,
+                Some("notify.slack"),
+                "is a URL: `slack` takes a channel (\"#ops\") and posts with SLACK_TOKEN; for a webhook URL use `webhook` with the name of an environment variable holding it",
+            );
+        } else if !is_slack_channel(text) {
             checker.error(
                 channel.span().start,
                 Some("notify.slack"),
@@ -67,13 +74,11 @@ pub(super) fn validate(checker: &mut Checker<'_>, raw: &RawNotify) -> NotifySett
                 "is a URL, and a webhook URL is a secret (anyone holding it can post): put it in an environment variable, e.g. BACKOFFICE_WEBHOOK_OPS=https://..., and write that variable's name here",
             );
         } else if !is_variable_name(text) {
+            // Not echoed either: it may be a URL without its scheme.
             checker.error(
                 variable.span().start,
                 Some("notify.webhook"),
-                format!(
-                    "`{}` is not an environment variable name (letters, digits and `_`, not starting with a digit), e.g. \"BACKOFFICE_WEBHOOK_OPS\"",
-                    variable.get_ref()
-                ),
+                "is not an environment variable name (letters, digits and `_`, not starting with a digit), e.g. \"BACKOFFICE_WEBHOOK_OPS\"",
             );
         }
         text.to_string()

@@ -20,6 +20,8 @@ const ATTEMPT: Duration = Duration::from_secs(20);
 pub struct DeliveryError {
     pub message: String,
     pub retryable: bool,
+    /// What the server asked to wait (`Retry-After` on a 429).
+    pub retry_after: Option<Duration>,
 }
 
 impl From<ApiError> for DeliveryError {
@@ -27,6 +29,7 @@ impl From<ApiError> for DeliveryError {
         DeliveryError {
             message: error.message,
             retryable: error.retryable,
+            retry_after: error.retry_after,
         }
     }
 }
@@ -43,6 +46,7 @@ pub async fn send(
                 return Err(DeliveryError {
                     message: "SLACK_TOKEN is not set: export a Slack bot token with the chat:write scope (and invite the bot to the channel)".into(),
                     retryable: false,
+                    retry_after: None,
                 });
             }
             let slack = Slack::new(
@@ -66,6 +70,7 @@ async fn webhook(
         return Err(DeliveryError {
             message: format!("{variable} is not set: export the webhook's URL in it"),
             retryable: false,
+            retry_after: None,
         });
     };
     let shown = format!("webhook {variable}");
@@ -82,8 +87,10 @@ async fn webhook(
                 describe(&error.without_url())
             )),
             retryable: true,
+            retry_after: None,
         })?;
     let status = response.status();
+    let retry_after = crate::connectors::call::retry_after(response.headers());
     if status.is_success() {
         return Ok(());
     }
@@ -95,5 +102,6 @@ async fn webhook(
             excerpt(&body, 160)
         )),
         retryable: status.as_u16() == 429 || status.is_server_error(),
+        retry_after,
     })
 }

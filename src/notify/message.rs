@@ -48,9 +48,10 @@ pub struct Message {
 /// it, without a trailing slash.
 pub fn compose(happening: &Happening, public_url: Option<&str>) -> Message {
     let error = happening.error.as_deref().map(first_line);
-    let url = public_url.map(|base| match happening.run_id {
-        Some(run) => format!("{base}/runs/{run}.html"),
-        None => format!("{base}/jobs/{}.html", happening.job_id),
+    // A failed run has a page of its own with the whole error; other news links the job.
+    let url = public_url.map(|base| match (happening.event, happening.run_id) {
+        (Event::Failure, Some(run)) => format!("{base}/runs/{run}.html"),
+        _ => format!("{base}/jobs/{}.html", happening.job_id),
     });
     let who = format!("{} ({})", plain(&happening.job_name), happening.job_id);
     let what = match happening.event {
@@ -119,11 +120,26 @@ fn first_line(error: &str) -> String {
     }
 }
 
-/// Text without control characters (a terminal escape in a job name stays inert).
+/// Text without control characters (a terminal escape in a job name stays inert), and with
+/// mentions that ping a whole channel (`@channel`, `@here`, `@all`, `@everyone`) broken by a
+/// zero-width space: chat tools behind a webhook read them in plain text.
 pub(super) fn plain(text: &str) -> String {
-    text.chars()
+    let cleaned: String = text
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect();
+    let mut out = String::with_capacity(cleaned.len());
+    let mut rest = cleaned.as_str();
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+        if ["channel", "here", "all", "everyone"].contains(&word.to_lowercase().as_str()) {
+            out.push('\u{200b}');
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Slack's three escapes for message text.
@@ -185,6 +201,28 @@ mod tests {
         );
         assert!(recovery.text.contains("recovered"), "{}", recovery.text);
         assert_eq!(recovery.url, None);
+        let linked = compose(
+            &Happening {
+                event: Event::Recovery,
+                status: "succeeded".into(),
+                ..failure()
+            },
+            Some("https://s.example"),
+        );
+        assert_eq!(
+            linked.url.as_deref(),
+            Some("https://s.example/jobs/daily-briefing.html"),
+            "only a failed run has a page of its own"
+        );
+        let loud = compose(
+            &Happening {
+                error: Some("deploy failed @channel @here @Everyone me@example.com".into()),
+                ..failure()
+            },
+            None,
+        );
+        assert!(!loud.text.contains("@channel") && !loud.text.contains("@here"));
+        assert!(loud.text.contains("me@example.com"), "{}", loud.text);
         let timed_out = compose(
             &Happening {
                 status: "timed_out".into(),

@@ -37,6 +37,8 @@ const BACKOFF: [Duration; 4] = [
     Duration::from_secs(30),
     Duration::from_secs(120),
 ];
+/// The longest wait between two attempts, whatever a server asks.
+const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Undelivered messages younger than this are sent on the next start; older ones are news
 /// no longer worth a ping.
 const RESUME_WITHIN: chrono::Duration = chrono::Duration::hours(1);
@@ -64,11 +66,26 @@ impl SharedDefaults {
     }
 }
 
+/// Reads every webhook variable the jobs and the defaults name, so their URLs are scrubbed
+/// from everything (logs, errors, pages) from the first deploy on, not only from the first
+/// message sent.
+pub fn register_webhooks<'a>(jobs: impl IntoIterator<Item = &'a Job>, defaults: &Defaults) {
+    let named = jobs
+        .into_iter()
+        .filter_map(|job| job.notify.webhook.as_deref())
+        .chain(defaults.notify.webhook.as_deref());
+    for variable in named {
+        let _ = crate::connectors::Secret::from_env(variable);
+    }
+}
+
 /// Something that may be worth a message.
 enum Notice {
     /// A run chain's last attempt ended.
     Finished {
         job: Arc<Job>,
+        /// The chain's first attempt: earlier runs are before it.
+        chain: i64,
         run_id: i64,
         status: RunStatus,
         error: Option<String>,
@@ -91,11 +108,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A run chain of `job` ended with `status` after `attempts` attempts; `run_id` is the
-    /// last attempt's run.
+    /// A run chain of `job` (first attempt `chain`) ended with `status` after `attempts`
+    /// attempts; `run_id` is the last attempt's run.
     pub fn finished(
         &self,
         job: &Arc<Job>,
+        chain: i64,
         run_id: i64,
         status: RunStatus,
         error: Option<String>,
@@ -103,6 +121,7 @@ impl Notifier {
     ) {
         let _ = self.queue.send(Notice::Finished {
             job: Arc::clone(job),
+            chain,
             run_id,
             status,
             error,
@@ -164,6 +183,7 @@ async fn run(setup: Arc<Setup>, mut notices: mpsc::UnboundedReceiver<Notice>) {
             }
             Notice::Finished {
                 job,
+                chain,
                 run_id,
                 status,
                 error,
@@ -179,7 +199,7 @@ async fn run(setup: Arc<Setup>, mut notices: mpsc::UnboundedReceiver<Notice>) {
                     Event::Failure
                 } else {
                     let was_failing = if recipients.wants(Event::Recovery) {
-                        was_failing(&setup.store, &mut failing, &job, run_id).await
+                        was_failing(&setup.store, &mut failing, &job, chain).await
                     } else {
                         false
                     };
@@ -189,7 +209,9 @@ async fn run(setup: Arc<Setup>, mut notices: mpsc::UnboundedReceiver<Notice>) {
                         Event::Success
                     }
                 };
-                if recipients.wants(Event::Recovery) {
+                // Kept for every job that notifies anyone, so turning recovery on later
+                // does not read a stale outcome.
+                if !recipients.targets().is_empty() {
                     failing.insert(job.id.to_string(), failed);
                 }
                 if !recipients.wants(event) {
@@ -229,22 +251,22 @@ async fn run(setup: Arc<Setup>, mut notices: mpsc::UnboundedReceiver<Notice>) {
     while deliveries.join_next().await.is_some() {}
 }
 
-/// Whether `job`'s last outcome before `run_id` was a failure.
+/// Whether `job`'s last outcome before the chain starting at run `chain` was a failure.
 async fn was_failing(
     store: &Store,
     known: &mut HashMap<String, bool>,
     job: &Job,
-    run_id: i64,
+    chain: i64,
 ) -> bool {
     if let Some(failing) = known.get(job.id.as_str()) {
         return *failing;
     }
     let id = job.id.to_string();
     match store
-        .call(move |conn| notifications::previous_outcome(conn, &id, run_id))
+        .call(move |conn| notifications::previous_outcome(conn, &id, chain))
         .await
     {
-        Ok(previous) => previous.is_some_and(|status| status != "succeeded"),
+        Ok(previous) => previous.is_some_and(|status| status == "failed" || status == "timed_out"),
         Err(error) => {
             tracing::warn!(job = %job.id, "cannot tell whether this success is a recovery: {error}");
             false
@@ -365,7 +387,18 @@ async fn attempts(setup: &Setup, id: i64, target: &Target, message: &Message, do
         if status != Delivery::Pending {
             return;
         }
-        tokio::time::sleep(BACKOFF[attempt.min(BACKOFF.len() - 1)]).await;
+        // Jitter, so a burst of messages (missed runs after an outage) does not come back in
+        // lockstep; and never sooner than a rate-limited server asked.
+        let base = BACKOFF[attempt.min(BACKOFF.len() - 1)];
+        let asked = outcome
+            .as_ref()
+            .err()
+            .and_then(|e| e.retry_after)
+            .unwrap_or_default();
+        let wait = base
+            .mul_f64(1.0 + fastrand::f64() * 0.5)
+            .max(asked.min(MAX_WAIT));
+        tokio::time::sleep(wait).await;
         attempt += 1;
     }
 }

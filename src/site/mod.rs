@@ -315,7 +315,9 @@ impl Site {
         if let Some(page) = &cards_page {
             self.page("cards.html", "cards", page)?;
         }
-        self.registry_written = Some((Instant::now(), registry_files(&self.registry_db)));
+        // The files as they were before reading: a write that landed during the read shows as
+        // a change next time.
+        self.registry_written = Some((Instant::now(), files));
         Ok(())
     }
 

@@ -150,8 +150,10 @@ pub fn problems(
         .collect::<rusqlite::Result<Vec<_>>>()
 }
 
-/// The outcome of the job's last finished run chain before run `before` that counts for a
-/// recovery: succeeded or failed, not skipped, missed or cancelled.
+/// The outcome of the job's last run chain that started before run `before` (the current
+/// chain's first attempt), as its last attempt left it: succeeded, failed, timed out or
+/// interrupted; skipped, missed and cancelled runs do not count. The last attempt of a chain
+/// has the highest id of the chain, so the newest such row before `before` is it.
 pub fn previous_outcome(conn: &Connection, job_id: &str, before: i64) -> SqlResult<Option<String>> {
     conn.query_row(
         "SELECT status FROM runs
