@@ -69,7 +69,7 @@ pub fn read_activity(
 }
 
 /// The registry read-only (a reader never creates or migrates it by accident).
-pub(super) fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

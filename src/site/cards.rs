@@ -64,13 +64,7 @@ pub fn page(
         path: registry_db.to_path_buf(),
         source,
     };
-    let conn = rusqlite::Connection::open_with_flags(
-        registry_db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(wrap)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(wrap)?;
+    let conn = crate::registry::activity::open_read_only(registry_db).map_err(wrap)?;
     let has_cards = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name = 'cards'",

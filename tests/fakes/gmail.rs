@@ -193,13 +193,7 @@ impl FakeGmail {
             delay: Duration::ZERO,
             page_cap: 500,
         }));
-        let serving = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&serving);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        });
+        super::http::serve(listener, &shared, handle);
         FakeGmail { port, shared }
     }
 

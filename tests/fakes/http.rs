@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 
 /// One request as it arrived; header names lower case.
 pub struct Incoming {
@@ -40,6 +41,22 @@ impl Incoming {
             Vec::new()
         }
     }
+}
+
+/// Serves `listener` on a thread of its own, each connection on another, every request
+/// handled by `handle` with the fake's state.
+pub fn serve<S: Send + 'static>(
+    listener: TcpListener,
+    shared: &Arc<Mutex<S>>,
+    handle: fn(TcpStream, &Mutex<S>),
+) {
+    let serving = Arc::clone(shared);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let shared = Arc::clone(&serving);
+            std::thread::spawn(move || handle(stream, &shared));
+        }
+    });
 }
 
 /// Reads one request (the fakes answer one per connection); `None` when the client went away.

@@ -63,13 +63,7 @@ impl FakeLlm {
             default: Some(Reply::Answer("fake answer".into())),
             ..Shared::default()
         }));
-        let serving = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&serving);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        });
+        super::http::serve(listener, &shared, handle);
         FakeLlm { port, shared }
     }
 

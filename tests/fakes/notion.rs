@@ -285,13 +285,7 @@ impl FakeNotion {
             page_cap: 100,
             next_id: 0,
         }));
-        let serving = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&serving);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        });
+        super::http::serve(listener, &shared, handle);
         FakeNotion { port, shared }
     }
 

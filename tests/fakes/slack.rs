@@ -206,13 +206,7 @@ impl FakeSlack {
             page_cap: 1000,
             last_post: 0,
         }));
-        let serving = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&serving);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        });
+        super::http::serve(listener, &shared, handle);
         FakeSlack { port, shared }
     }
 

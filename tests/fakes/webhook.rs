@@ -71,13 +71,7 @@ impl FakeWebhook {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake webhook");
         let port = listener.local_addr().expect("addr").port();
         let shared = Arc::new(Mutex::new(State::default()));
-        let serving = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&serving);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        });
+        super::http::serve(listener, &shared, handle);
         FakeWebhook { port, shared }
     }
 
