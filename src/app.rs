@@ -71,8 +71,6 @@ pub enum ServeError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Sync(#[from] SyncError),
-    #[error("cannot create the HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
     #[error(transparent)]
     Site(#[from] crate::site::SiteError),
     #[error(transparent)]
@@ -152,7 +150,7 @@ pub async fn serve(
     for run in &recovered {
         tracing::warn!(job = %run.job_id, run = run.id, "marked interrupted: its process stopped before it finished");
     }
-    let connectors = Arc::new(Connectors::from_env()?);
+    let connectors = Arc::new(Connectors::from_env());
     // A crash left these runs' remote LangGraph runs going (they would block the server's
     // queue): cancel them, in the background.
     {

@@ -431,6 +431,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::memory::limit_arenas();
     let too_short = crate::connectors::secret::register_env();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_) | Command::Mcp(_)) {

@@ -62,6 +62,13 @@ impl JobId {
     }
 }
 
+/// Lets maps keyed by id be looked up with a `&str` (the order and hash are the text's).
+impl std::borrow::Borrow<str> for JobId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -22,7 +22,8 @@
 //! * [`store`] is `state/runs.db`; [`owner`] tells a crashed process's runs from live ones;
 //!   [`control`] is the daemon's socket for `backoffice run`.
 //! * [`site`] writes the read-only status site into `state/site/` and serves it.
-//! * [`sqlite`], [`display`], [`logging`] and [`run_error`] are shared plumbing.
+//! * [`sqlite`], [`display`], [`logging`], [`memory`] (allocator tuning) and [`run_error`]
+//!   are shared plumbing.
 //! * [`registry`] is the Context Registry: conversations shared between AI clients over MCP
 //!   (`backoffice mcp`, `serve --mcp-listen`), in `state/registry.db`.
 
@@ -33,6 +34,7 @@ pub mod app;
 pub mod control;
 pub mod display;
 pub mod logging;
+pub mod memory;
 
 pub mod repo;
 pub mod watch;

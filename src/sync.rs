@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use git2::Oid;
 
-use crate::catalog::{self, Catalog, DefaultsFile, FileOutcome, SourceContent, SourceFile};
+use crate::catalog::{self, Catalog, DefaultsFile, InvalidFile, SourceContent, SourceFile};
 use crate::connectors::redact_url;
 use crate::job::{Job, JobId};
 use crate::notify::SharedDefaults;
@@ -20,7 +20,7 @@ use crate::reconcile::{self, Plan};
 use crate::repo::{CommitInfo, Repo, RepoError};
 use crate::scheduler::Deployed;
 use crate::store::deployments::{self, Deployment, DeploymentOutcome};
-use crate::store::jobs::{self, DeployedRow};
+use crate::store::jobs::{self, DeployedRow, Placement};
 use crate::store::notifications;
 use crate::store::{Store, StoreError};
 
@@ -51,12 +51,14 @@ pub enum SyncError {
 /// Parsed job files by path, keyed by blob so unchanged files are not parsed again.
 #[derive(Default)]
 pub struct FileCache {
-    files: HashMap<String, CachedFile>,
+    files: HashMap<Box<str>, CachedFile>,
 }
 
+/// One file's outcome. The rare invalid one is boxed so that each of thousands of entries is
+/// two words, not an error list's size.
 struct CachedFile {
     blob: Oid,
-    outcome: FileOutcome,
+    outcome: Result<Arc<Job>, Box<InvalidFile>>,
 }
 
 /// The jobs of one commit, and each valid job's file text.
@@ -84,10 +86,10 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
             }));
             continue;
         }
-        seen.insert(file.path.clone(), ());
+        seen.insert(file.path.as_str(), ());
         if let Some(cached) = cache
             .files
-            .get(&file.path)
+            .get(file.path.as_str())
             .filter(|c| c.blob == file.blob && !file.is_symlink)
         {
             if let Ok(job) = &cached.outcome
@@ -111,26 +113,24 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
             texts.insert(job.id.clone(), text);
         }
         cache.files.insert(
-            file.path.clone(),
+            file.path.as_str().into(),
             CachedFile {
                 blob: file.blob,
-                outcome,
+                outcome: outcome.map_err(Box::new),
             },
         );
     }
-    cache.files.retain(|path, _| seen.contains_key(path));
-    let mut catalog = catalog::assemble(cache.files.values().map(|c| c.outcome.clone()));
+    cache.files.retain(|path, _| seen.contains_key(&**path));
+    let mut catalog = catalog::assemble(
+        cache
+            .files
+            .values()
+            .map(|c| c.outcome.clone().map_err(|invalid| *invalid)),
+    );
     if let Some(outcome) = defaults {
         catalog.set_defaults(outcome);
     }
     Ok(CommitJobs { catalog, texts })
-}
-
-/// A deployed job as the syncer keeps it. The row's `source` is left empty: the text lives in
-/// `runs.db` (and in git), and is read back on the rare deploy that keeps a last good version.
-struct DeployedJob {
-    job: Arc<Job>,
-    row: DeployedRow,
 }
 
 /// Keeps the deployed set in step with the tracked ref.
@@ -142,7 +142,10 @@ pub struct Syncer {
     store: Store,
     allow_empty: bool,
     cache: FileCache,
-    deployed: BTreeMap<JobId, DeployedJob>,
+    /// The running version of each deployed job. Only the parsed job is kept: its row (text,
+    /// commit, cursor) is in `runs.db`, read back on the rare deploy that keeps a last good
+    /// version, so ten thousand jobs do not hold their rows twice.
+    deployed: BTreeMap<JobId, Arc<Job>>,
     last_commit: Option<Oid>,
     /// `jobs/_defaults.toml` in force: the last valid version deployed.
     defaults: SharedDefaults,
@@ -217,6 +220,14 @@ impl Syncer {
         let (rows, defaults) = self
             .store
             .with(|conn| Ok((jobs::all(conn)?, notifications::defaults(conn)?)))?;
+        let placements = rows
+            .iter()
+            .map(|row| Placement {
+                id: row.id.clone(),
+                commit_id: row.commit_id.clone(),
+                cursor: row.cursor,
+            })
+            .collect();
         if let Some((file, text)) = defaults {
             match crate::job_file::notify::parse_defaults(&file, &text) {
                 Ok(defaults) => self.defaults.set(Arc::new(defaults)),
@@ -238,8 +249,7 @@ impl Syncer {
             });
             match parsed {
                 Ok(job) => {
-                    self.deployed
-                        .insert(job.id.clone(), DeployedJob { job, row });
+                    self.deployed.insert(job.id.clone(), job);
                 }
                 Err(invalid) => {
                     let errors: Vec<String> =
@@ -249,31 +259,42 @@ impl Syncer {
             }
         }
         self.register_webhooks();
-        Ok(self.scheduler_set())
+        Ok(self.scheduler_set(placements))
     }
 
     /// Makes the deployed jobs' webhook URLs known secrets.
     fn register_webhooks(&self) {
         crate::notify::register_webhooks(
-            self.deployed.values().map(|d| d.job.as_ref()),
+            self.deployed.values().map(AsRef::as_ref),
             &self.defaults.get(),
         );
     }
 
-    fn scheduler_set(&self) -> Vec<Deployed> {
+    /// The deployed jobs with where each stands (id, commit, cursor as `runs.db` has them).
+    fn scheduler_set(&self, placements: Vec<Placement>) -> Vec<Deployed> {
         // Most jobs share a handful of commits: one shared text each, not one per job.
-        let mut commits: HashMap<&str, Arc<str>> = HashMap::new();
-        self.deployed
-            .values()
-            .map(|d| Deployed {
-                job: Arc::clone(&d.job),
-                commit: Arc::clone(
-                    commits
-                        .entry(d.row.commit_id.as_str())
-                        .or_insert_with(|| Arc::from(d.row.commit_id.as_str())),
-                ),
-                cursor: d.row.cursor,
-            })
+        let mut commits: HashMap<String, Arc<str>> = HashMap::new();
+        placements
+            .into_iter()
+            .filter_map(
+                |Placement {
+                     id,
+                     commit_id,
+                     cursor,
+                 }| {
+                    let job = self.deployed.get(id.as_str())?;
+                    let commit = Arc::clone(
+                        commits
+                            .entry(commit_id)
+                            .or_insert_with_key(|commit| Arc::from(commit.as_str())),
+                    );
+                    Some(Deployed {
+                        job: Arc::clone(job),
+                        commit,
+                        cursor,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -302,17 +323,12 @@ impl Syncer {
         }
         let commit = self.repo.commit_info(oid)?;
         let jobs = read_commit(&self.repo, oid, &mut self.cache)?;
-        let current: BTreeMap<JobId, Arc<Job>> = self
-            .deployed
-            .iter()
-            .map(|(id, d)| (id.clone(), Arc::clone(&d.job)))
-            .collect();
-        let plan = reconcile::plan(&jobs.catalog, &current, self.allow_empty);
-        self.apply(&commit, &jobs, &plan)?;
+        let plan = reconcile::plan(&jobs.catalog, &self.deployed, self.allow_empty);
+        let placements = self.apply(&commit, &jobs, &plan)?;
         self.last_commit = Some(oid);
         log_plan(&self.label, &commit, &plan);
         self.register_webhooks();
-        Ok((!plan.held).then(|| self.scheduler_set()))
+        Ok((!plan.held).then(|| self.scheduler_set(placements)))
     }
 
     fn resolve(&self) -> Result<Oid, RepoError> {
@@ -332,12 +348,14 @@ impl Syncer {
         }
     }
 
+    /// Records the deployment; returns where each deployed job now stands (nothing when the
+    /// commit was held).
     fn apply(
         &mut self,
         commit: &CommitInfo,
         jobs: &CommitJobs,
         plan: &Plan,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Vec<Placement>, SyncError> {
         let now = Utc::now();
         let mut rows = Vec::new();
         let mut next: BTreeMap<JobId, Arc<Job>> = BTreeMap::new();
@@ -355,22 +373,21 @@ impl Syncer {
             });
             next.insert(id.clone(), Arc::clone(job));
         }
+        // Kept jobs (their file no longer validates) stay at their last good version, whose
+        // row only the database holds: read in the deployment's transaction below.
+        let mut kept_errors = Vec::new();
         for id in &plan.kept {
             let Some(current) = self.deployed.get(id) else {
                 continue;
             };
-            let errors = plan
+            let errors: Vec<_> = plan
                 .invalid
                 .iter()
                 .filter(|f| f.id.as_ref() == Some(id))
                 .flat_map(|f| f.errors.clone())
                 .collect();
-            rows.push(DeployedRow {
-                invalid_errors: errors,
-                invalid_commit: Some(commit.id.clone()),
-                ..current.row.clone()
-            });
-            next.insert(id.clone(), Arc::clone(&current.job));
+            kept_errors.push((id.clone(), errors));
+            next.insert(id.clone(), Arc::clone(current));
         }
         let deployment = Deployment {
             id: 0,
@@ -400,9 +417,14 @@ impl Syncer {
         .filter(|_| !held);
         let commit_id = commit.id.clone();
         let stored = self.store.with(|conn| {
-            // A kept job stays at its last good version, whose text only the database holds.
-            for row in rows.iter_mut().filter(|row| row.invalid_commit.is_some()) {
-                row.source = jobs::source(conn, &row.id)?.unwrap_or_default();
+            for (id, errors) in kept_errors {
+                if let Some(current) = jobs::row(conn, id.as_str())? {
+                    rows.push(DeployedRow {
+                        invalid_errors: errors,
+                        invalid_commit: Some(commit_id.clone()),
+                        ..current
+                    });
+                }
             }
             deployments::record(conn, &label, &deployment, &rows)?;
             if let Some(defaults) = &defaults {
@@ -411,31 +433,24 @@ impl Syncer {
                     .map(|(_, text)| (DEFAULTS_FILE, text.as_str()));
                 notifications::set_defaults(conn, kept, &commit_id)?;
             }
-            if held {
-                Ok(Vec::new())
+            let placements = if held {
+                Vec::new()
             } else {
-                jobs::all(conn)
-            }
+                jobs::placements(conn)?
+            };
+            // The deployment filled the page cache with every job's text; it is not read
+            // again until the next deployment.
+            conn.execute_batch("PRAGMA shrink_memory")?;
+            Ok(placements)
         })?;
         if let Some(defaults) = defaults {
             self.defaults
                 .set(defaults.map(|(d, _)| d).unwrap_or_default());
         }
         if !held {
-            self.deployed = stored
-                .into_iter()
-                .filter_map(|row| {
-                    let id = JobId::new(&row.id).ok()?;
-                    let job = next.remove(&id)?;
-                    let row = DeployedRow {
-                        source: String::new(),
-                        ..row
-                    };
-                    Some((id, DeployedJob { job, row }))
-                })
-                .collect();
+            self.deployed = next;
         }
-        Ok(())
+        Ok(stored)
     }
 }
 

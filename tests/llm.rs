@@ -7,7 +7,7 @@ use backoffice::connectors::langgraph::LangGraphConfig;
 use backoffice::connectors::llm::LlmConfig;
 use backoffice::connectors::notion::NotionConfig;
 use backoffice::connectors::slack::SlackConfig;
-use backoffice::connectors::{Connectors, Secret};
+use backoffice::connectors::{Connectors, HttpClient, Secret};
 use backoffice::runner::{Admission, Occurrence, Runner};
 use backoffice::store::Store;
 use backoffice::store::history;
@@ -28,10 +28,12 @@ fn harness(base_url: &str, api_key: Option<&str>) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("runs.db")).expect("store");
     let connectors = Connectors {
-        http: reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .expect("client"),
+        http: HttpClient::with(
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .build()
+                .expect("client"),
+        ),
         llm: LlmConfig {
             base_url: base_url.to_string(),
             api_key: api_key.map(|key| Secret::new("BACKOFFICE_LLM_API_KEY", key)),

@@ -55,8 +55,7 @@ pub(super) fn execute(state: &Path, args: &BriefingArgs) -> Result<ExitCode, Com
         Some(run) => Some(stored(&store, run, job.id.as_str())?),
         None => None,
     };
-    let connectors = Connectors::from_env()
-        .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
+    let connectors = Connectors::from_env();
     let now = Utc::now();
     let prepared = runtime()?.block_on(async {
         let occasion = Occasion {

@@ -65,8 +65,7 @@ pub(super) fn execute(state: &Path, args: &DoctorArgs) -> Result<ExitCode, Comma
     if let Some(mcp) = &args.mcp_listen {
         findings.extend(listen(state, "MCP over HTTP", mcp));
     }
-    let connectors = Connectors::from_env()
-        .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
+    let connectors = Connectors::from_env();
     findings.extend(runtime()?.block_on(outside(&jobs, &defaults, &connectors)));
     match args.format {
         Format::Json => print_json(&findings)?,

@@ -125,8 +125,7 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         context: format!("cannot create an owner lock in {}", state.display()),
         source,
     })?;
-    let connectors = Connectors::from_env()
-        .map_err(|e| CommandError::Message(format!("cannot create the HTTP client: {e}")))?;
+    let connectors = Connectors::from_env();
     let occurrence = Occurrence {
         job: Arc::clone(&known.job),
         commit: Arc::from(known.commit.as_str()),

@@ -2,6 +2,7 @@
 //! token, cached until shortly before it expires; message ids for a query; each message's
 //! headers and snippet, or its plain-text body.
 
+use crate::connectors::HttpClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +125,7 @@ pub struct Gmail<'a> {
 
 impl<'a> Gmail<'a> {
     pub fn new(
-        http: &'a reqwest::Client,
+        http: &'a HttpClient,
         config: &'a GmailConfig,
         deadline: Instant,
     ) -> Result<Gmail<'a>, ApiError> {
@@ -152,7 +153,7 @@ impl<'a> Gmail<'a> {
             )));
         };
         Ok(Gmail {
-            http,
+            http: http.get()?,
             config,
             client_id,
             client_secret,

@@ -3,6 +3,7 @@
 //! Request errors are FastAPI's `{"detail": …}`; a graph's own failure is a 200 whose body
 //! carries `__error__`, so callers read the run's status, not the HTTP code.
 
+use crate::connectors::HttpClient;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -43,7 +44,7 @@ pub struct RemoteRun {
 /// A client of one server for one run.
 #[derive(Clone)]
 pub struct LangGraph {
-    http: reqwest::Client,
+    http: HttpClient,
     base: String,
     key: Option<Secret>,
     shown: String,
@@ -52,7 +53,7 @@ pub struct LangGraph {
 
 impl LangGraph {
     pub fn new(
-        http: &reqwest::Client,
+        http: &HttpClient,
         base: &str,
         key: Option<&Secret>,
         deadline: Instant,
@@ -89,6 +90,7 @@ impl LangGraph {
         longest: Duration,
     ) -> Result<(u16, Value), ApiError> {
         let url = format!("{}{path}", self.base);
+        let http = self.http.get()?;
         let meter = Meter::default();
         let answer = call::send_within(
             &self.shown,
@@ -97,7 +99,7 @@ impl LangGraph {
             idempotent,
             longest,
             || {
-                let mut request = self.http.request(method.clone(), &url);
+                let mut request = http.request(method.clone(), &url);
                 if let Some(key) = &self.key {
                     request = request.header("X-Api-Key", key.expose());
                 }

@@ -1,6 +1,7 @@
 //! OpenAI-compatible chat completions: Ollama, llama.cpp's `llama-server`, vLLM, or a hosted
 //! API. Non-streaming, with `temperature` always sent (Ollama's endpoint defaults to 1.0).
 
+use crate::connectors::HttpClient;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -114,10 +115,11 @@ struct WireError {
 
 /// Sends one chat-completions request and returns the first choice's text.
 pub async fn complete(
-    http: &reqwest::Client,
+    http: &HttpClient,
     config: &LlmConfig,
     request: &ChatRequest,
 ) -> Result<Completion, RunError> {
+    let http = http.get()?;
     let url = format!("{}/chat/completions", config.base_url);
     let shown = redact_url(&config.base_url);
     // Ollama ignores the key but some proxies in front of it insist on the header.
@@ -222,7 +224,8 @@ fn http_error(
 }
 
 /// The model ids the server lists (`GET /models`), or why it could not be asked.
-pub async fn models(http: &reqwest::Client, config: &LlmConfig) -> Result<Vec<String>, String> {
+pub async fn models(http: &HttpClient, config: &LlmConfig) -> Result<Vec<String>, String> {
+    let http = http.get().map_err(|error| error.message)?;
     let shown = redact_url(&config.base_url);
     let key = config.api_key.as_ref().map_or("ollama", Secret::expose);
     let response = http
@@ -282,10 +285,11 @@ const CONTEXT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// OpenAI-compatible endpoint cannot set it and Ollama cuts longer prompts silently, so the
 /// briefing budgets against this rather than the model's advertised size.
 pub async fn context_size(
-    http: &reqwest::Client,
+    http: &HttpClient,
     config: &LlmConfig,
     model: &str,
 ) -> Option<(u32, ContextSource)> {
+    let http = http.get().ok()?;
     let root = config.base_url.trim_end_matches("/v1");
     let fetch = |path: &'static str| {
         let url = format!("{root}{path}");

@@ -10,17 +10,51 @@ pub mod notion;
 pub mod secret;
 pub mod slack;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use secret::Secret;
 
+use call::ApiError;
+
 /// How long to wait for a TCP connection before calling a server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client every connector shares, made at its first use: making it loads the
+/// system's CA certificates (a megabyte of memory), which a daemon whose jobs have not
+/// called out yet has no use for. Clones share one client.
+#[derive(Debug, Clone, Default)]
+pub struct HttpClient {
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+}
+
+impl HttpClient {
+    /// A client made beforehand, with settings of its own (tests shorten the connect timeout).
+    pub fn with(client: reqwest::Client) -> HttpClient {
+        HttpClient {
+            client: Arc::new(OnceLock::from(Ok(client))),
+        }
+    }
+
+    /// The client, or why it could not be made (the TLS library failed to start).
+    pub fn get(&self) -> Result<&reqwest::Client, ApiError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .user_agent(concat!("backoffice/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|error| call::describe(&error))
+            })
+            .as_ref()
+            .map_err(|error| ApiError::permanent(format!("cannot set up HTTPS: {error}")))
+    }
+}
 
 /// Everything executors need to reach the outside world.
 #[derive(Debug, Clone)]
 pub struct Connectors {
-    pub http: reqwest::Client,
+    pub http: HttpClient,
     pub llm: llm::LlmConfig,
     pub notion: notion::NotionConfig,
     pub slack: slack::SlackConfig,
@@ -30,18 +64,15 @@ pub struct Connectors {
 
 impl Connectors {
     /// Reads every connector's settings from the environment.
-    pub fn from_env() -> Result<Connectors, reqwest::Error> {
-        Ok(Connectors {
-            http: reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .user_agent(concat!("backoffice/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+    pub fn from_env() -> Connectors {
+        Connectors {
+            http: HttpClient::default(),
             llm: llm::LlmConfig::from_env(),
             notion: notion::NotionConfig::from_env(),
             slack: slack::SlackConfig::from_env(),
             gmail: gmail::GmailConfig::from_env(),
             langgraph: langgraph::LangGraphConfig::from_env(),
-        })
+        }
     }
 }
 

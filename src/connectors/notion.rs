@@ -1,6 +1,7 @@
 //! The Notion API, version pinned: search and data-source queries (pages edited since a
 //! cutoff), block children (page text), and creating, finding and rewriting a page.
 
+use crate::connectors::HttpClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -157,7 +158,7 @@ pub struct Notion<'a> {
 
 impl<'a> Notion<'a> {
     pub fn new(
-        http: &'a reqwest::Client,
+        http: &'a HttpClient,
         config: &'a NotionConfig,
         deadline: Instant,
     ) -> Result<Notion<'a>, ApiError> {
@@ -168,7 +169,7 @@ impl<'a> Notion<'a> {
             )
         })?;
         Ok(Notion {
-            http,
+            http: http.get()?,
             base: &config.base_url,
             token,
             shown: format!("Notion at {}", redact_url(&config.base_url)),

@@ -2,6 +2,7 @@
 //! `conversations.replies`, `users.info` to read, `chat.postMessage` to post. Every answer is
 //! HTTP 200 with `ok`, so errors are read from the body, not the status.
 
+use crate::connectors::HttpClient;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -163,7 +164,7 @@ pub struct Slack<'a> {
 impl<'a> Slack<'a> {
     /// `Err` names the variable to set when there is no token.
     pub fn new(
-        http: &'a reqwest::Client,
+        http: &'a HttpClient,
         config: &'a SlackConfig,
         deadline: Instant,
     ) -> Result<Slack<'a>, ApiError> {
@@ -174,7 +175,7 @@ impl<'a> Slack<'a> {
             )
         })?;
         Ok(Slack {
-            http,
+            http: http.get()?,
             base: &config.base_url,
             token,
             shown: format!("Slack at {}", redact_url(&config.base_url)),

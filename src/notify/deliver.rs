@@ -2,6 +2,7 @@
 //! whose URL is read from the environment at the moment of sending (and scrubbed from
 //! everything after, as every secret is).
 
+use crate::connectors::HttpClient;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -62,7 +63,7 @@ pub async fn send(
 }
 
 async fn webhook(
-    http: &reqwest::Client,
+    http: &HttpClient,
     variable: &str,
     message: &Message,
 ) -> Result<(), DeliveryError> {
@@ -75,6 +76,7 @@ async fn webhook(
     };
     let shown = format!("webhook {variable}");
     let response = http
+        .get()?
         .post(url.expose())
         .timeout(ATTEMPT)
         .json(message)

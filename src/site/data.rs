@@ -2,7 +2,8 @@
 //! daemon keeps one [`Snapshot`] and refreshes only the jobs a run touched, so updating the
 //! site after a run costs a few indexed queries, not a pass over the whole history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
@@ -10,6 +11,7 @@ use rusqlite::Connection;
 use crate::catalog::{self, SourceContent, SourceFile};
 use crate::display::one_line;
 use crate::job::Job;
+use crate::job_file::FileError;
 use crate::schedule::Schedule;
 use crate::store::SqlResult;
 use crate::store::deployments::{self, Deployment, SyncState};
@@ -26,20 +28,62 @@ pub const DEPLOYMENTS: usize = 100;
 /// Success-rate windows of the jobs table.
 pub const WINDOWS: [(&str, i64); 3] = [("24 h", 1), ("7 d", 7), ("30 d", 30)];
 
+/// What the pages show of a deployed job's row. Its text is read again when the job's page
+/// is written, its commit is shared with every job of the same deployment, and its file is
+/// its id's: ten thousand jobs are kept for the jobs table without a copy of each row.
+#[derive(Debug, Clone)]
+pub struct DeployedFacts {
+    pub id: Arc<str>,
+    /// Commit that brought the running version.
+    pub commit_id: Arc<str>,
+    /// A fingerprint of the definition hash: the pages only ask whether it changed.
+    pub definition: u64,
+    /// Errors of the file at the applied commit, when it no longer validates.
+    pub invalid_errors: Vec<FileError>,
+    /// The last occurrence handled.
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+impl DeployedFacts {
+    fn of(row: DeployedRow, commits: &mut HashMap<String, Arc<str>>) -> DeployedFacts {
+        let commit_id = Arc::clone(
+            commits
+                .entry(row.commit_id)
+                .or_insert_with_key(|commit| Arc::from(commit.as_str())),
+        );
+        DeployedFacts {
+            id: Arc::from(row.id),
+            commit_id,
+            definition: {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::hash::DefaultHasher::new();
+                row.definition_hash.hash(&mut hasher);
+                hasher.finish()
+            },
+            invalid_errors: row.invalid_errors,
+            cursor: row.cursor,
+        }
+    }
+
+    /// Its file in the repository: an id is the file's path under `jobs/` without `.toml`.
+    pub fn file(&self) -> String {
+        format!("jobs/{}.toml", self.id)
+    }
+}
+
 /// One deployed job and how it has been doing.
 #[derive(Debug, Clone)]
 pub struct JobSummary {
-    /// The deployed row without its `source`: the text is read again when the job's page is
-    /// written, so a thousand job files are not held twice in memory.
-    pub row: DeployedRow,
+    pub row: DeployedFacts,
     /// What the pages show of the deployed definition; `None` only if the stored text no
     /// longer parses (a newer version of backoffice wrote it).
     pub job: Option<JobFacts>,
     /// The latest run, as the tables show it: no result or links, the error's first line
     /// cut to [`LAST_ERROR_CHARS`]. A model's answer can be kilobytes, held per job.
     pub last: Option<Box<RunRow>>,
-    /// Outcomes in each of [`WINDOWS`].
-    pub windows: Vec<Outcomes>,
+    /// Outcomes in each of [`WINDOWS`]; `None` while the job has finished no run in them
+    /// (most of a large deployment on its first day), so those jobs hold nothing.
+    pub windows: Option<Box<[Outcomes; WINDOWS.len()]>>,
     /// Latest durations, newest first.
     pub durations: Vec<i64>,
 }
@@ -52,18 +96,28 @@ pub struct JobFacts {
     pub name: String,
     pub description: String,
     pub kind: &'static str,
-    pub expression: String,
+    /// Shared between the jobs with the same expression.
+    pub expression: Arc<str>,
     pub timezone: chrono_tz::Tz,
     pub enabled: bool,
 }
 
 impl JobFacts {
-    fn of(job: &Job) -> JobFacts {
+    fn of(job: &Job, expressions: &mut HashMap<String, Arc<str>>) -> JobFacts {
+        let expression = job.schedule.expression();
+        let expression = match expressions.get(expression) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(expression);
+                expressions.insert(expression.to_string(), Arc::clone(&shared));
+                shared
+            }
+        };
         JobFacts {
             name: job.name.clone(),
             description: job.description.clone(),
             kind: job.task.label(),
-            expression: job.schedule.expression().to_string(),
+            expression,
             timezone: job.schedule.timezone(),
             enabled: job.enabled,
         }
@@ -85,7 +139,7 @@ impl JobFacts {
 pub struct Snapshot {
     pub sync: Option<SyncState>,
     pub deployments: Vec<Deployment>,
-    pub jobs: BTreeMap<String, JobSummary>,
+    pub jobs: BTreeMap<Arc<str>, JobSummary>,
     /// Outcomes of the last 24 hours, all jobs.
     pub last_day: Outcomes,
 }
@@ -97,14 +151,20 @@ impl Snapshot {
         snapshot.refresh_sync(conn, now)?;
         // Collected from rows already in id order, the map is built full, not grown by
         // insertion into half-empty nodes.
-        snapshot.jobs = jobs::all(conn)?
-            .into_iter()
-            .map(|mut row| {
-                let facts = facts_of(&mut row);
-                let summary = summarize(conn, row, facts, now)?;
-                Ok((summary.row.id.clone(), summary))
-            })
-            .collect::<SqlResult<_>>()?;
+        let mut commits = HashMap::new();
+        let mut expressions = HashMap::new();
+        let mut rows = jobs::all(conn)?;
+        // Built into a vector of its own, not collected from `rows` in place: an in-place
+        // collection would keep the rows' larger allocation alive inside the map's input.
+        let mut entries = Vec::with_capacity(rows.len());
+        for mut row in rows.drain(..) {
+            let facts = facts_of(&mut row, &mut expressions);
+            let row = DeployedFacts::of(row, &mut commits);
+            let summary = summarize(conn, row, facts, now)?;
+            entries.push((Arc::clone(&summary.row.id), summary));
+        }
+        drop(rows);
+        snapshot.jobs = entries.into_iter().collect();
         Ok(snapshot)
     }
 
@@ -134,7 +194,7 @@ impl Snapshot {
         };
         // The row's text was dropped after the first read: keep the facts taken from it.
         let summary = summarize(conn, existing.row.clone(), existing.job.clone(), now)?;
-        self.jobs.insert(id.to_string(), summary);
+        self.jobs.insert(Arc::clone(&summary.row.id), summary);
         Ok(true)
     }
 
@@ -148,7 +208,10 @@ impl Snapshot {
 }
 
 /// Parses the row's text for what the pages show, then drops the text.
-fn facts_of(row: &mut DeployedRow) -> Option<JobFacts> {
+fn facts_of(
+    row: &mut DeployedRow,
+    expressions: &mut HashMap<String, Arc<str>>,
+) -> Option<JobFacts> {
     let source = std::mem::take(&mut row.source);
     catalog::load_file(&SourceFile {
         path: row.file.clone(),
@@ -156,12 +219,30 @@ fn facts_of(row: &mut DeployedRow) -> Option<JobFacts> {
         content: SourceContent::Text(source),
     })
     .ok()
-    .map(|job| JobFacts::of(&job))
+    .map(|job| JobFacts::of(&job, expressions))
+}
+
+fn windows_of(outcomes: Vec<Outcomes>) -> Option<Box<[Outcomes; WINDOWS.len()]>> {
+    let windows: [Outcomes; WINDOWS.len()] = outcomes.try_into().ok()?;
+    windows
+        .iter()
+        .any(|o| *o != Outcomes::default())
+        .then(|| Box::new(windows))
+}
+
+impl JobSummary {
+    /// Outcomes in the `index`th of [`WINDOWS`].
+    pub fn window(&self, index: usize) -> Outcomes {
+        self.windows
+            .as_ref()
+            .and_then(|windows| windows.get(index).copied())
+            .unwrap_or_default()
+    }
 }
 
 fn summarize(
     conn: &Connection,
-    row: DeployedRow,
+    row: DeployedFacts,
     job: Option<JobFacts>,
     now: DateTime<Utc>,
 ) -> SqlResult<JobSummary> {
@@ -181,7 +262,7 @@ fn summarize(
                     ..run
                 })
             }),
-        windows: history::job_outcomes_since(conn, &row.id, &since)?,
+        windows: windows_of(history::job_outcomes_since(conn, &row.id, &since)?),
         durations: history::recent_durations(conn, &row.id, DURATIONS)?,
         job,
         row,

@@ -137,24 +137,11 @@ fn generate(
             Work::Update(pending) => update(&mut site, &conn, pending, now),
         };
         let _ = reply.send(result);
-        release_freed_memory();
+        // Rendering a thousand pages allocates and frees a lot, which would otherwise keep
+        // the daemon at its high-water mark for good.
+        crate::memory::release_freed();
     }
 }
-
-/// Hands memory freed by a regeneration back to the system. Rendering a thousand pages
-/// allocates and frees a lot; glibc keeps freed blocks inside its heap, so the daemon's
-/// resident size would stay at its high-water mark for good.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_freed_memory() {
-    // SAFETY: malloc_trim takes no pointers and only returns unused heap pages to the
-    // kernel; it is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory() {}
 
 fn update(site: &mut Site, conn: &Connection, pending: Pending, now: DateTime<Utc>) -> Outcome {
     let changed: Vec<(String, i64)> = pending.runs.into_iter().collect();

@@ -123,7 +123,7 @@ impl Site {
         self.load(conn, now)?;
         self.writer
             .write("style.css", self.renderer.style().as_bytes())?;
-        let ids: Vec<String> = self.snapshot.jobs.keys().cloned().collect();
+        let ids: Vec<String> = self.snapshot.jobs.keys().map(ToString::to_string).collect();
         for id in &ids {
             self.write_job(conn, id, &[], true, now)?;
         }
@@ -156,7 +156,7 @@ impl Site {
         let cards_ran = touched.iter().any(|id| {
             self.snapshot
                 .jobs
-                .get(id)
+                .get(id.as_str())
                 .and_then(|summary| summary.job.as_ref())
                 .is_some_and(|job| job.kind == "ambient/knowledge-cards")
         });
@@ -178,12 +178,12 @@ impl Site {
             .iter()
             .filter(|(id, now_deployed)| {
                 previous.get(*id).is_none_or(|before| {
-                    before.row.definition_hash != now_deployed.row.definition_hash
+                    before.row.definition != now_deployed.row.definition
                         || before.row.commit_id != now_deployed.row.commit_id
                         || before.row.invalid_errors.len() != now_deployed.row.invalid_errors.len()
                 })
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.to_string())
             .collect();
         for id in &ids {
             self.write_job(conn, id, &[], false, now)?;

@@ -519,12 +519,12 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
             job.name.clone(),
             job.description.clone(),
             job.kind.to_string(),
-            job.expression.clone(),
+            job.expression.to_string(),
             job.timezone,
             job.enabled,
         ),
         None => (
-            row.id.clone(),
+            row.id.to_string(),
             String::new(),
             "?".into(),
             String::new(),
@@ -545,8 +545,8 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
     };
     let rates = WINDOWS
         .iter()
-        .zip(&summary.windows)
-        .map(|((window, _), outcomes)| rate(window, outcomes))
+        .enumerate()
+        .map(|(index, (window, _))| rate(window, &summary.window(index)))
         .collect();
     let mut oldest_first = summary.durations.clone();
     oldest_first.reverse();
@@ -578,11 +578,11 @@ pub fn job_row(summary: &JobSummary, now: DateTime<Utc>) -> JobRow {
         last_error: summary.last.as_ref().and_then(|r| r.error.clone()),
         rates,
         sparkline: svg::sparkline(&oldest_first),
-        file: row.file.clone(),
+        file: row.file(),
         commit: short(&row.commit_id).to_string(),
-        commit_full: row.commit_id.clone(),
+        commit_full: row.commit_id.to_string(),
         invalid: row.invalid_errors.iter().map(ToString::to_string).collect(),
-        id: row.id.clone(),
+        id: row.id.to_string(),
         name,
         description,
         kind,

@@ -35,29 +35,62 @@ pub fn source(conn: &Connection, id: &str) -> SqlResult<Option<String>> {
         .optional()
 }
 
+const COLUMNS: &str = "id, file, source, definition_hash, commit_id, deployed_at, invalid_errors, \
+                       invalid_commit, cursor";
+
+fn read_row(row: &rusqlite::Row<'_>) -> SqlResult<DeployedRow> {
+    let invalid: Option<String> = row.get(6)?;
+    Ok(DeployedRow {
+        id: row.get(0)?,
+        file: row.get(1)?,
+        source: row.get(2)?,
+        definition_hash: row.get(3)?,
+        commit_id: row.get(4)?,
+        deployed_at: from_db(row.get(5)?),
+        invalid_errors: invalid
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
+        invalid_commit: row.get(7)?,
+        cursor: row.get::<_, Option<i64>>(8)?.map(from_db),
+    })
+}
+
 /// Every deployed job, by id.
 pub fn all(conn: &Connection) -> SqlResult<Vec<DeployedRow>> {
-    conn.prepare_cached(
-        "SELECT id, file, source, definition_hash, commit_id, deployed_at, invalid_errors, \
-         invalid_commit, cursor FROM deployed_jobs ORDER BY id",
-    )?
-    .query_map([], |row| {
-        let invalid: Option<String> = row.get(6)?;
-        Ok(DeployedRow {
-            id: row.get(0)?,
-            file: row.get(1)?,
-            source: row.get(2)?,
-            definition_hash: row.get(3)?,
-            commit_id: row.get(4)?,
-            deployed_at: from_db(row.get(5)?),
-            invalid_errors: invalid
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default(),
-            invalid_commit: row.get(7)?,
-            cursor: row.get::<_, Option<i64>>(8)?.map(from_db),
-        })
-    })?
-    .collect()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deployed_jobs ORDER BY id"))?
+        .query_map([], read_row)?
+        .collect()
+}
+
+/// One deployed job, with its text.
+pub fn row(conn: &Connection, id: &str) -> SqlResult<Option<DeployedRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM deployed_jobs WHERE id = ?1"
+    ))?
+    .query_row([id], read_row)
+    .optional()
+}
+
+/// Where a deployed job stands: all the scheduler needs of its row (no text, no errors).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub id: String,
+    /// Commit that brought the running version.
+    pub commit_id: String,
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+/// Where each deployed job stands, by id.
+pub fn placements(conn: &Connection) -> SqlResult<Vec<Placement>> {
+    conn.prepare_cached("SELECT id, commit_id, cursor FROM deployed_jobs ORDER BY id")?
+        .query_map([], |row| {
+            Ok(Placement {
+                id: row.get(0)?,
+                commit_id: row.get(1)?,
+                cursor: row.get::<_, Option<i64>>(2)?.map(from_db),
+            })
+        })?
+        .collect()
 }
 
 /// Makes the deployed set exactly `rows`. A job whose definition changed keeps its history and

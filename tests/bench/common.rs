@@ -67,3 +67,63 @@ pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration, Duration) {
 pub fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
+
+/// The Python that runs the APScheduler peer (`BENCH_PEER_PYTHON`, else `target/bench-venv`),
+/// or `None` after a loud note saying how to install it.
+pub fn peer_python() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("BENCH_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench-venv/bin/python"));
+    let usable = Command::new(&python)
+        .args(["-c", "import apscheduler, psutil"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if usable {
+        Some(python)
+    } else {
+        println!(
+            "\n!!!! APScheduler is not installed at {}: python3 -m venv target/bench-venv && target/bench-venv/bin/pip install 'apscheduler==3.11.*' psutil !!!!",
+            python.display()
+        );
+        None
+    }
+}
+
+/// Runs `tests/bench/peers/apscheduler_bench.py` with `args` and returns its JSON report.
+pub fn apscheduler_report(python: &Path, args: &[&str]) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let status = Command::new(python)
+        .arg(root.join("tests/bench/peers/apscheduler_bench.py"))
+        .args(args)
+        .arg("--json-out")
+        .arg(out.path())
+        .status()
+        .expect("run apscheduler_bench.py");
+    assert!(status.success(), "apscheduler_bench.py failed");
+    serde_json::from_slice(&std::fs::read(out.path()).expect("json")).expect("json")
+}
+
+/// The `fields` of each run in the report's `part`, by the run's job count.
+pub fn report_figures(
+    raw: &serde_json::Value,
+    part: &str,
+    fields: &[&str],
+) -> Vec<(usize, Vec<f64>)> {
+    raw[part]
+        .as_array()
+        .map(|runs| {
+            runs.iter()
+                .filter_map(|run| {
+                    let n = usize::try_from(run["n"].as_u64()?).ok()?;
+                    let figures = fields
+                        .iter()
+                        .map(|field| run[*field].as_f64())
+                        .collect::<Option<Vec<f64>>>()?;
+                    Some((n, figures))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -161,55 +161,28 @@ fn millis(d: Duration) -> f64 {
 /// APScheduler's (jobs, p50 ms, p99 ms) for 1 and 1,000 jobs (10,000 is beyond it: at 1,000
 /// it is already 0.2 s late), or nothing, after a loud note, when it is not installed.
 fn apscheduler(seconds: u64) -> Vec<(usize, f64, f64)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("BENCH_PEER_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target/bench-venv/bin/python"));
-    let usable = std::process::Command::new(&python)
-        .args(["-c", "import apscheduler, psutil"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
-        println!(
-            "\n!!!! APScheduler is not installed at {}: python3 -m venv target/bench-venv && target/bench-venv/bin/pip install 'apscheduler==3.11.*' psutil !!!!",
-            python.display()
-        );
+    let Some(python) = common::peer_python() else {
         return Vec::new();
-    }
-    let out = tempfile::NamedTempFile::new().expect("temp file");
+    };
     println!("APScheduler 3.11, same workload (CronTrigger(second='*'), lateness at job entry):");
-    let status = std::process::Command::new(&python)
-        .arg(root.join("tests/bench/peers/apscheduler_bench.py"))
-        .args([
+    let seconds = seconds.to_string();
+    let raw = common::apscheduler_report(
+        &python,
+        &[
             "--only",
             "precision",
             "--repeats",
             "1",
             "--precision-n",
             "1,1000",
-        ])
-        .args(["--duration", &seconds.to_string()])
-        .arg("--json-out")
-        .arg(out.path())
-        .status()
-        .expect("run apscheduler_bench.py");
-    assert!(status.success(), "apscheduler_bench.py failed");
-    let raw: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path()).expect("json")).expect("json");
-    raw["precision"]
-        .as_array()
-        .map(|runs| {
-            runs.iter()
-                .filter_map(|run| {
-                    Some((
-                        usize::try_from(run["n"].as_u64()?).ok()?,
-                        run["p50_ms"].as_f64()?,
-                        run["p99_ms"].as_f64()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+            "--duration",
+            &seconds,
+        ],
+    );
+    common::report_figures(&raw, "precision", &["p50_ms", "p99_ms"])
+        .into_iter()
+        .map(|(n, figures)| (n, figures[0], figures[1]))
+        .collect()
 }
 
 async fn measure(count: usize, seconds: u64) -> Figures {

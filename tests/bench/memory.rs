@@ -1,6 +1,10 @@
 //! Resident memory of an idle `backoffice serve` (scheduler, status site and its HTTP server)
 //! with 1,000 and 10,000 jobs deployed, read from /proc once the deployment is applied and the
-//! daemon has used no CPU for two seconds.
+//! daemon has used no CPU for two seconds; beside APScheduler 3.11 holding the same number of
+//! idle daily cron jobs (`tests/bench/peers/apscheduler_bench.py --only rss`, in the venv
+//! `target/bench-venv` or `BENCH_PEER_PYTHON`), printed side by side.
+//!
+//! `MEMORY_BENCH_SMAPS=1` also lists the mappings holding the most memory.
 
 #[path = "common.rs"]
 mod common;
@@ -8,14 +12,53 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+const MIB: f64 = 1024.0 * 1024.0;
+
 fn main() {
     println!("memory of an idle `serve` (release build)");
-    for count in [0usize, 1_000, 10_000] {
-        measure(count);
+    let ours: Vec<(usize, f64)> = [0usize, 1_000, 10_000]
+        .into_iter()
+        .map(|count| (count, measure(count)))
+        .collect();
+    let theirs = apscheduler();
+    println!("\nside by side, idle resident memory (this machine, this run):");
+    println!(
+        "  {:>6}  {:>18}  {:>18}",
+        "jobs", "APScheduler 3.11", "ours"
+    );
+    for (count, rss) in ours {
+        let peer = theirs
+            .iter()
+            .find(|(n, _)| *n == count)
+            .map_or("not measured".to_string(), |(_, mib)| {
+                format!("{mib:.1} MiB")
+            });
+        println!(
+            "  {count:>6}  {peer:>18}  {:>18}",
+            format!("{:.1} MiB", rss / MIB)
+        );
     }
 }
 
-fn measure(count: usize) {
+/// APScheduler's (jobs, idle RSS in MiB) with 1,000 and 10,000 daily cron jobs, or nothing
+/// when it is not installed.
+fn apscheduler() -> Vec<(usize, f64)> {
+    let Some(python) = common::peer_python() else {
+        return Vec::new();
+    };
+    println!("APScheduler 3.11, the same number of idle daily cron jobs:");
+    let raw = common::apscheduler_report(
+        &python,
+        &["--only", "rss", "--repeats", "1", "--rss-n", "1000,10000"],
+    );
+    common::report_figures(&raw, "rss", &["rss_idle_with_jobs_mib"])
+        .into_iter()
+        .map(|(n, figures)| (n, figures[0]))
+        .collect()
+}
+
+/// Our idle resident size in bytes with `count` jobs deployed.
+fn measure(count: usize) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_work, bare) = common::repo_with_jobs(dir.path(), count, "0 7 * * *");
     let state = dir.path().join("state");
@@ -63,12 +106,25 @@ fn measure(count: usize) {
             .unwrap_or_default()
     };
     println!(
-        "  {count:>6} jobs: resident {} (peak {})",
+        "  {count:>6} jobs: resident {} (heap and stacks {}, mapped files {}), peak {}",
         field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:"),
         field("VmHWM:")
     );
+    if std::env::var_os("MEMORY_BENCH_SMAPS").is_some() {
+        let smaps =
+            std::fs::read_to_string(format!("/proc/{}/smaps", child.id())).unwrap_or_default();
+        print_mappings(&smaps);
+    }
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
+    let kb: f64 = field("VmRSS:")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    kb * 1024.0
 }
 
 /// Waits until the process has used no CPU for two seconds (at most two minutes).
@@ -94,5 +150,31 @@ fn wait_for_idle(pid: u32) {
         let now = cpu();
         quiet = if now == last { quiet + 1 } else { 0 };
         last = now;
+    }
+}
+
+/// The mappings holding the most resident memory, for `MEMORY_BENCH_SMAPS=1`.
+fn print_mappings(smaps: &str) {
+    let mut mappings: Vec<(u64, String)> = Vec::new();
+    let mut name = String::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("Rss:") => {
+                let kb = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                mappings.push((kb, name.clone()));
+            }
+            Some(first)
+                if first.contains('-') && first.contains(|c: char| c.is_ascii_hexdigit()) =>
+            {
+                let perms = words.next().unwrap_or("");
+                name = format!("{perms} {}", words.nth(3).unwrap_or("[anon]"));
+            }
+            _ => {}
+        }
+    }
+    mappings.sort_by_key(|m| std::cmp::Reverse(m.0));
+    for (kb, name) in mappings.iter().take(12) {
+        println!("          {kb:>7} kB  {name}");
     }
 }
