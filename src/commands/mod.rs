@@ -98,7 +98,12 @@ pub fn execute(cli: Cli) -> Result<ExitCode, CommandError> {
                 public_url: args.public_url,
                 site_registry: args.site_registry,
             };
-            runtime()?.block_on(app::serve(options, app::shutdown_signal()))?;
+            let runtime = runtime()?;
+            let shutdown = {
+                let _inside = runtime.enter();
+                app::shutdown_signal()
+            };
+            runtime.block_on(app::serve(options, shutdown))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => check::execute(&args),
