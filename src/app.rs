@@ -203,10 +203,12 @@ pub async fn serve(
             path: socket.clone(),
             source,
         })?;
+    let (first_synced, first_sync) = watch::channel(false);
     let controlling = tokio::spawn(control::serve(
         listener,
         commands.clone(),
         runner.clone(),
+        first_sync,
         stopped.clone(),
     ));
 
@@ -249,7 +251,15 @@ pub async fn serve(
         }
     };
     let syncing = tokio::spawn(sync_loop(
-        syncer, watch_dir, poll, commands, synced, stopped,
+        syncer,
+        watch_dir,
+        poll,
+        commands,
+        Synced {
+            site: synced,
+            first: first_synced,
+        },
+        stopped,
     ));
 
     shutdown.await;
@@ -283,12 +293,20 @@ pub async fn serve(
     Ok(())
 }
 
+/// Whom the sync loop tells that a sync happened.
+struct Synced {
+    /// The site generator, after every sync.
+    site: mpsc::UnboundedSender<()>,
+    /// The control socket, once: the first sync's jobs are in the scheduler's queue.
+    first: watch::Sender<bool>,
+}
+
 async fn sync_loop(
     mut syncer: Syncer,
     watch_dir: Option<PathBuf>,
     poll: Duration,
     commands: mpsc::Sender<Command>,
-    synced: mpsc::UnboundedSender<()>,
+    synced: Synced,
     mut stop: watch::Receiver<bool>,
 ) {
     let (changed, mut changes) = mpsc::unbounded_channel();
@@ -318,8 +336,9 @@ async fn sync_loop(
             Ok(None) => {}
             Err(error) => tracing::error!("sync failed, the deployed jobs keep running: {error}"),
         }
+        synced.first.send_replace(true);
         // The site shows the sync state whatever happened (a held commit, a fetch time).
-        let _ = synced.send(());
+        let _ = synced.site.send(());
         tokio::select! {
             _ = stop.changed() => break,
             Some(()) = changes.recv() => {

@@ -42,11 +42,17 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET)
 }
 
-/// Accepts requests until `stop` turns true.
+/// How long a request waits for the daemon's first sync before it is answered anyway.
+const FIRST_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Accepts requests until `stop` turns true. `synced` turns true once the first sync has
+/// handed its jobs to the scheduler: a `backoffice run` sent right after `serve` started
+/// waits for it instead of being told the job is not deployed.
 pub async fn serve(
     listener: UnixListener,
     commands: mpsc::Sender<Command>,
     runner: Runner,
+    synced: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -58,7 +64,12 @@ pub async fn serve(
             Ok((stream, _)) => {
                 let commands = commands.clone();
                 let runner = runner.clone();
+                let mut synced = synced.clone();
                 tokio::spawn(async move {
+                    // The first deploy is queued before `synced` turns true, so the run
+                    // request below reaches the scheduler after it.
+                    let _ =
+                        tokio::time::timeout(FIRST_SYNC_WAIT, synced.wait_for(|done| *done)).await;
                     if let Err(error) = handle(stream, commands, runner).await {
                         tracing::debug!("control connection ended: {error}");
                     }

@@ -74,7 +74,6 @@ pub struct CommitJobs {
 pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<CommitJobs, RepoError> {
     let files = repo.job_files(oid)?;
     let mut seen = HashMap::with_capacity(files.len());
-    let mut texts = HashMap::new();
     let mut defaults = None;
     for file in &files {
         if file.id == crate::job_file::notify::DEFAULTS_ID {
@@ -87,31 +86,18 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
             continue;
         }
         seen.insert(file.path.as_str(), ());
-        if let Some(cached) = cache
+        let unchanged = cache
             .files
             .get(file.path.as_str())
-            .filter(|c| c.blob == file.blob && !file.is_symlink)
-        {
-            if let Ok(job) = &cached.outcome
-                && let SourceContent::Text(text) = repo.read(file)?
-            {
-                texts.insert(job.id.clone(), text);
-            }
+            .is_some_and(|c| c.blob == file.blob && !file.is_symlink);
+        if unchanged {
             continue;
         }
-        let content = repo.read(file)?;
-        let text = match &content {
-            SourceContent::Text(text) => Some(text.clone()),
-            _ => None,
-        };
         let outcome = catalog::load_file(&SourceFile {
             path: file.path.clone(),
             id: file.id.clone(),
-            content,
+            content: repo.read(file)?,
         });
-        if let (Ok(job), Some(text)) = (&outcome, text) {
-            texts.insert(job.id.clone(), text);
-        }
         cache.files.insert(
             file.path.as_str().into(),
             CachedFile {
@@ -121,6 +107,17 @@ pub fn read_commit(repo: &Repo, oid: Oid, cache: &mut FileCache) -> Result<Commi
         );
     }
     cache.files.retain(|path, _| seen.contains_key(&**path));
+    // The texts are read in a pass of their own, once every job is parsed. Read while
+    // parsing, each text would sit between two jobs that stay; dropped after the deploy, they
+    // would leave the heap full of holes that no page can be handed back from.
+    let mut texts = HashMap::new();
+    for file in &files {
+        if let Some(Ok(job)) = cache.files.get(file.path.as_str()).map(|c| &c.outcome)
+            && let SourceContent::Text(text) = repo.read(file)?
+        {
+            texts.insert(job.id.clone(), text);
+        }
+    }
     let mut catalog = catalog::assemble(
         cache
             .files

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::support::{Daemon, TestRepo, job, wait_until};
+use crate::support::{Daemon, TestRepo, backoffice, job, run, stderr, wait_until};
 
 fn job_ids(status: &serde_json::Value) -> Vec<String> {
     status["jobs"]
@@ -315,5 +315,28 @@ fn a_second_daemon_on_the_same_state_is_refused() {
     assert!(
         text.contains(&format!("pid {}", daemon.child.id())),
         "{text}"
+    );
+}
+
+#[test]
+fn a_run_asked_for_while_serve_starts_waits_for_the_first_deploy() {
+    let repo = TestRepo::new();
+    // Enough files that the first deploy is still going when the control socket is up.
+    for index in 0..1_500 {
+        repo.write(
+            &format!("jobs/bulk/job{index:04}.toml"),
+            &job(&format!("Bulk {index}"), "0 7 * * *", ""),
+        );
+    }
+    repo.write("jobs/standup.toml", &job("Stand-up", "0 9 * * 1-5", ""));
+    repo.commit("many jobs");
+    let state = repo.state();
+    let daemon = Daemon::start(&state, &["--repo", repo.work.to_str().expect("path")], &[]);
+    let output = run(backoffice(&state).args(["run", "standup"]));
+    assert!(
+        output.status.success(),
+        "a run asked for right after start: {}\n{}",
+        stderr(&output),
+        daemon.log_text()
     );
 }
