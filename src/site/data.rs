@@ -149,22 +149,19 @@ impl Snapshot {
     pub fn load(conn: &Connection, now: DateTime<Utc>) -> SqlResult<Snapshot> {
         let mut snapshot = Snapshot::default();
         snapshot.refresh_sync(conn, now)?;
-        // Collected from rows already in id order, the map is built full, not grown by
-        // insertion into half-empty nodes.
         let mut commits = HashMap::new();
         let mut expressions = HashMap::new();
-        let mut rows = jobs::all(conn)?;
-        // Built into a vector of its own, not collected from `rows` in place: an in-place
-        // collection would keep the rows' larger allocation alive inside the map's input.
-        let mut entries = Vec::with_capacity(rows.len());
-        for mut row in rows.drain(..) {
-            let facts = facts_of(&mut row, &mut expressions);
-            let row = DeployedFacts::of(row, &mut commits);
-            let summary = summarize(conn, row, facts, now)?;
-            entries.push((Arc::clone(&summary.row.id), summary));
-        }
-        drop(rows);
-        snapshot.jobs = entries.into_iter().collect();
+        // Collected from rows already in id order, the map is built full, not grown by
+        // insertion into half-empty nodes.
+        snapshot.jobs = jobs::all(conn)?
+            .into_iter()
+            .map(|mut row| {
+                let facts = facts_of(&mut row, &mut expressions);
+                let row = DeployedFacts::of(row, &mut commits);
+                let summary = summarize(conn, row, facts, now)?;
+                Ok((Arc::clone(&summary.row.id), summary))
+            })
+            .collect::<SqlResult<_>>()?;
         Ok(snapshot)
     }
 
