@@ -100,8 +100,8 @@ pub enum Command {
 pub struct ServeArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
-    /// Track a remote repository instead, fetched into the state folder (local path, file://
-    /// or https://; a token can come from BACKOFFICE_GIT_TOKEN).
+    /// Track a remote repository instead, fetched into the state folder by `git fetch` (path,
+    /// file://, https://, ssh://, git@host:…; an https token can come from BACKOFFICE_GIT_TOKEN).
     #[arg(
         long,
         env = "BACKOFFICE_REMOTE",

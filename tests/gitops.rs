@@ -292,6 +292,27 @@ fn an_unreachable_remote_is_reported_and_the_deployed_jobs_keep_running() {
 }
 
 #[test]
+fn remote_mode_without_git_on_the_path_says_so() {
+    let repo = TestRepo::new();
+    repo.write("jobs/a.toml", &job("A", "0 7 * * *", ""));
+    repo.commit("a");
+    let url = format!("file://{}", repo.bare().display());
+    let empty = tempfile::tempdir().expect("temp dir");
+    let path = empty.path().display().to_string();
+    let daemon = Daemon::start(
+        &repo.state(),
+        &["--remote", &url, "--poll", "1s"],
+        &[("PATH", &path)],
+    );
+    let reported = wait_until(Duration::from_secs(10), || {
+        daemon.status()["sync"]["attempt_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot run `git` (remote mode needs it on PATH)"))
+    });
+    assert!(reported, "{}", daemon.log_text());
+}
+
+#[test]
 fn a_second_daemon_on_the_same_state_is_refused() {
     let repo = TestRepo::new();
     repo.write("jobs/a.toml", &job("A", "0 7 * * *", ""));

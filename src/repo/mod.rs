@@ -1,7 +1,7 @@
 //! The git side: resolve the tracked ref, read `jobs/**/*.toml` from the committed tree (never
 //! the working tree), and in remote mode fetch into a mirror under `state/`.
 //!
-//! Everything git2 is in this module. Files are read as blobs from the tree, so a symlink is
+//! Everything git is in this module. Files are read as blobs from the tree, so a symlink is
 //! reported as one and never followed, and uncommitted edits never deploy.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::catalog::SourceContent;
 use crate::connectors::redact_url;
+
+mod fetch;
 
 /// The folder, at the root of the tree, that holds job files.
 pub const JOBS_DIR: &str = "jobs";
@@ -208,40 +210,16 @@ impl Repo {
         Ok(SourceContent::from_bytes(blob.content().to_vec()))
     }
 
-    /// Fetches `branch` from `url` into this mirror and returns the fetched commit.
+    /// Fetches `branch` from `url` into this mirror (with the `git` program, see [`fetch`])
+    /// and returns the fetched commit.
     pub fn fetch(&self, url: &str, branch: &str) -> Result<Oid, RepoError> {
         let fail = |message: String| RepoError::Fetch {
             url: redact_url(url),
             branch: branch.to_string(),
             message,
         };
-        let mut remote = self
-            .inner
-            .remote_anonymous(url)
-            .map_err(|e| fail(e.message().to_string()))?;
-        let mut callbacks = git2::RemoteCallbacks::new();
-        let config = self.inner.config().ok();
-        callbacks.credentials(move |url, username, _allowed| {
-            if let Ok(token) = std::env::var("BACKOFFICE_GIT_TOKEN") {
-                return git2::Cred::userpass_plaintext(
-                    username.unwrap_or("x-access-token"),
-                    &token,
-                );
-            }
-            match &config {
-                Some(config) => git2::Cred::credential_helper(config, url, username),
-                None => Err(git2::Error::from_str(
-                    "no credentials: set BACKOFFICE_GIT_TOKEN",
-                )),
-            }
-        });
-        let mut options = git2::FetchOptions::new();
-        options.remote_callbacks(callbacks);
+        fetch::fetch(&self.git_dir(), url, branch, fetch::FETCH_TIMEOUT).map_err(fail)?;
         let tracking = format!("refs/remotes/origin/{branch}");
-        let refspec = format!("+refs/heads/{branch}:{tracking}");
-        remote
-            .fetch(&[refspec.as_str()], Some(&mut options), None)
-            .map_err(|e| fail(e.message().to_string()))?;
         self.inner
             .refname_to_id(&tracking)
             .map_err(|_| fail(format!("the remote has no branch `{branch}`")))
