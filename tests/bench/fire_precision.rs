@@ -107,7 +107,16 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     println!("fire precision: jobs firing every second for {seconds} s (release build)");
-    let ours: Vec<Figures> = [1usize, 1_000, 10_000]
+    // BENCH_JOBS=10000 measures one size alone, when working on it.
+    let counts: Vec<usize> = std::env::var("BENCH_JOBS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1, 1_000, 10_000]);
+    let ours: Vec<Figures> = counts
         .into_iter()
         .map(|count| {
             let runtime = tokio::runtime::Builder::new_multi_thread()
