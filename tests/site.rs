@@ -572,6 +572,43 @@ fn own_templates_replace_the_built_in_ones_and_typos_fail() {
 }
 
 #[test]
+fn a_deployment_of_many_jobs_lists_the_first_hundred_and_counts_them_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    let store = Store::open(&dir.path().join("runs.db")).expect("store");
+    let ids: Vec<String> = (0..250).map(|i| format!("job-{i:03}")).collect();
+    let rows: Vec<DeployedRow> = ids
+        .iter()
+        .map(|id| row(id, job_source(id, "0 7 * * *", ""), vec![]))
+        .collect();
+    let deployment = Deployment {
+        id: 0,
+        commit_id: "0123456789abcdef0123456789abcdef01234567".into(),
+        author: "Kim Minji <minji@example.com>".into(),
+        message: "All the jobs".into(),
+        committed_at: now,
+        deployed_at: now,
+        outcome: DeploymentOutcome::Applied,
+        added: ids,
+        changed: vec![],
+        removed: vec![],
+        errors: vec![],
+    };
+    store
+        .with(|conn| deployments::record(conn, "/srv/jobs.git (main)", &deployment, &rows))
+        .expect("deploy");
+    generate(dir.path(), &store, now);
+    let site = dir.path().join("site");
+    let page = read(&site, "deployments.html");
+    assert!(page.contains(">+250</span>"), "{page}");
+    assert!(page.contains("<li>+ job-099</li>"), "{page}");
+    assert!(!page.contains("job-100"), "{page}");
+    assert!(page.contains("… and 150 more"), "{page}");
+    let feed = read(&site, "feed.xml");
+    assert!(feed.contains("All the jobs: +250 ~0 −0"), "{feed}");
+}
+
+#[test]
 fn the_site_command_writes_everything_without_a_daemon() {
     let dir = tempfile::tempdir().expect("tempdir");
     history(dir.path(), Utc::now());

@@ -25,6 +25,8 @@ const LAST_ERROR_CHARS: usize = 160;
 pub const DURATIONS: usize = 40;
 /// How many deployments the deployments page lists.
 pub const DEPLOYMENTS: usize = 100;
+/// How many job ids of each list (added, changed, removed) a listed deployment keeps.
+pub const IDS_LISTED: usize = 100;
 /// Success-rate windows of the jobs table.
 pub const WINDOWS: [(&str, i64); 3] = [("24 h", 1), ("7 d", 7), ("30 d", 30)];
 
@@ -138,7 +140,7 @@ impl JobFacts {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub sync: Option<SyncState>,
-    pub deployments: Vec<Deployment>,
+    pub deployments: Vec<ListedDeployment>,
     pub jobs: BTreeMap<Arc<str>, JobSummary>,
     /// Outcomes of the last 24 hours, all jobs.
     pub last_day: Outcomes,
@@ -168,7 +170,10 @@ impl Snapshot {
     /// Re-reads the sync state, the deployments and the last day's figures.
     pub fn refresh_sync(&mut self, conn: &Connection, now: DateTime<Utc>) -> SqlResult<()> {
         self.sync = deployments::sync_state(conn)?;
-        self.deployments = deployments::recent(conn, DEPLOYMENTS)?;
+        self.deployments = deployments::recent(conn, DEPLOYMENTS)?
+            .into_iter()
+            .map(ListedDeployment::of)
+            .collect();
         self.refresh_last_day(conn, now)
     }
 
@@ -198,9 +203,44 @@ impl Snapshot {
     /// The deployment that brought the applied commit.
     pub fn applied(&self) -> Option<&Deployment> {
         let commit = self.sync.as_ref()?.applied_commit.as_ref()?;
-        self.deployments.iter().find(|d| {
+        self.deployments.iter().map(|d| &d.deployment).find(|d| {
             &d.commit_id == commit && d.outcome == deployments::DeploymentOutcome::Applied
         })
+    }
+}
+
+/// A recent deployment as the site keeps it: each list of job ids cut at [`IDS_LISTED`],
+/// with its full length. A first deployment of 10,000 jobs would otherwise keep 10,000 ids
+/// in memory for as long as it is among the recent ones (0.7 MB), and put every one of them
+/// on the page.
+#[derive(Debug, Clone)]
+pub struct ListedDeployment {
+    pub deployment: Deployment,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+impl ListedDeployment {
+    fn of(mut deployment: Deployment) -> ListedDeployment {
+        let cut = |ids: &mut Vec<String>| {
+            let total = ids.len();
+            ids.truncate(IDS_LISTED);
+            ids.shrink_to_fit();
+            total
+        };
+        ListedDeployment {
+            added: cut(&mut deployment.added),
+            changed: cut(&mut deployment.changed),
+            removed: cut(&mut deployment.removed),
+            deployment,
+        }
+    }
+
+    /// How many ids of the three lists are not kept.
+    pub fn unlisted(&self) -> usize {
+        let d = &self.deployment;
+        self.added + self.changed + self.removed - d.added.len() - d.changed.len() - d.removed.len()
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::data::{JobSummary, Snapshot, WINDOWS};
+use super::data::{JobSummary, ListedDeployment, Snapshot, WINDOWS};
 use super::svg::{self, Bar};
 use super::words;
 use crate::display::{duration_ms, one_line, relative, short, size};
@@ -379,6 +379,10 @@ pub struct DeploymentView {
     pub added: Vec<String>,
     pub changed: Vec<String>,
     pub removed: Vec<String>,
+    /// The full lengths of the three lists, which may be cut.
+    pub counts: [usize; 3],
+    /// How many ids the cut lists leave out.
+    pub unlisted: usize,
     pub errors: Vec<String>,
 }
 
@@ -478,7 +482,7 @@ pub fn dashboard(
 
 fn sync_view(snapshot: &Snapshot, now: DateTime<Utc>) -> Option<SyncView> {
     let sync = snapshot.sync.as_ref()?;
-    let latest = snapshot.deployments.first();
+    let latest = snapshot.deployments.first().map(|d| &d.deployment);
     Some(SyncView {
         source: sync.source.clone(),
         applied: snapshot.applied().map(|d| commit_view(d, now)),
@@ -774,14 +778,19 @@ pub fn deployments_page(snapshot: &Snapshot, now: DateTime<Utc>) -> DeploymentsP
         deployments: snapshot
             .deployments
             .iter()
-            .map(|d| DeploymentView {
-                commit: commit_view(d, now),
-                outcome: d.outcome.as_str().to_string(),
-                deployed: d.deployed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                added: d.added.clone(),
-                changed: d.changed.clone(),
-                removed: d.removed.clone(),
-                errors: d.errors.clone(),
+            .map(|listed| {
+                let d = &listed.deployment;
+                DeploymentView {
+                    commit: commit_view(d, now),
+                    outcome: d.outcome.as_str().to_string(),
+                    deployed: d.deployed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    added: d.added.clone(),
+                    changed: d.changed.clone(),
+                    removed: d.removed.clone(),
+                    counts: [listed.added, listed.changed, listed.removed],
+                    unlisted: listed.unlisted(),
+                    errors: d.errors.clone(),
+                }
             })
             .collect(),
     }
@@ -806,32 +815,38 @@ pub fn feed(snapshot: &Snapshot, failures: &[RunRow], now: DateTime<Utc>) -> Fee
                 at,
             }
         })
-        .chain(snapshot.deployments.iter().map(|d| FeedEntry {
-            id: format!("backoffice:deployment:{}", d.id),
-            title: format!(
-                "deploy {} {}: +{} ~{} −{}{}",
-                short(&d.commit_id),
-                one_line(&d.message, 80),
-                d.added.len(),
-                d.changed.len(),
-                d.removed.len(),
-                if d.errors.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} error(s)", d.errors.len())
-                }
-            ),
-            updated: d.deployed_at.to_rfc3339(),
-            summary: d.errors.join("\n"),
-            href: "deployments.html".into(),
-            at: d.deployed_at,
-        }))
+        .chain(snapshot.deployments.iter().map(deployment_entry))
         .collect();
     entries.sort_by_key(|e| std::cmp::Reverse(e.at));
     entries.truncate(50);
     Feed {
         updated: entries.first().map_or(now, |e| e.at).to_rfc3339(),
         entries,
+    }
+}
+
+/// The Atom entry of one deployment.
+fn deployment_entry(listed: &ListedDeployment) -> FeedEntry {
+    let d = &listed.deployment;
+    let errors = if d.errors.is_empty() {
+        String::new()
+    } else {
+        format!(", {} error(s)", d.errors.len())
+    };
+    FeedEntry {
+        id: format!("backoffice:deployment:{}", d.id),
+        title: format!(
+            "deploy {} {}: +{} ~{} −{}{errors}",
+            short(&d.commit_id),
+            one_line(&d.message, 80),
+            listed.added,
+            listed.changed,
+            listed.removed,
+        ),
+        updated: d.deployed_at.to_rfc3339(),
+        summary: d.errors.join("\n"),
+        href: "deployments.html".into(),
+        at: d.deployed_at,
     }
 }
 
