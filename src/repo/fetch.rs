@@ -14,6 +14,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::connectors::secret;
@@ -25,7 +26,10 @@ pub(super) const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 const TOKEN_VAR: &str = "BACKOFFICE_GIT_TOKEN";
 
 /// At most this much of git's error output is read.
-const MAX_STDERR: u64 = 16 * 1024;
+const MAX_STDERR: usize = 16 * 1024;
+
+/// How long git's error output is waited for once git has exited.
+const STDERR_GRACE: Duration = Duration::from_secs(1);
 
 /// At most this much of it goes into the message.
 const MAX_MESSAGE: usize = 600;
@@ -102,16 +106,26 @@ pub(super) fn fetch(
         .spawn()
         .map_err(|e| format!("cannot run `git` (remote mode needs it on PATH): {e}"))?;
     let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        if let Some(stderr) = stderr {
+    let text = Arc::new(Mutex::new(Vec::new()));
+    let (done, finished_reading) = std::sync::mpsc::channel::<()>();
+    let collected = Arc::clone(&text);
+    std::thread::spawn(move || {
+        if let Some(mut stderr) = stderr {
+            let mut buffer = [0u8; 4096];
             // Whatever could not be read is simply not in the message.
-            let _ = stderr.take(MAX_STDERR).read_to_end(&mut text);
+            while let Ok(read @ 1..) = stderr.read(&mut buffer) {
+                let mut text = collected.lock().unwrap_or_else(PoisonError::into_inner);
+                let room = MAX_STDERR.saturating_sub(text.len()).min(read);
+                text.extend_from_slice(&buffer[..room]);
+            }
         }
-        text
+        let _ = done.send(());
     });
     let finished = wait(&mut child, timeout);
-    let stderr = reader.join().unwrap_or_default();
+    // A process git left behind (an ssh connection master) may hold the pipe open after
+    // git is gone: what git wrote is there by then, and the rest is not worth waiting for.
+    let _ = finished_reading.recv_timeout(STDERR_GRACE);
+    let stderr = std::mem::take(&mut *text.lock().unwrap_or_else(PoisonError::into_inner));
     match finished {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(message(&stderr, status)),
@@ -244,6 +258,31 @@ mod tests {
         assert!(error.contains("did not finish within 2 s"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(10));
         drop(held.join());
+    }
+
+    #[test]
+    fn a_process_left_holding_the_error_pipe_does_not_hold_up_the_fetch() {
+        let mirror = bare_repo();
+        // The "ssh" leaves a process behind with git's stderr, as a connection master can.
+        git2::Repository::open_bare(mirror.path())
+            .unwrap()
+            .config()
+            .unwrap()
+            .set_str(
+                "core.sshCommand",
+                "f() { sleep 30 </dev/null >/dev/null & exit 1; }; f",
+            )
+            .unwrap();
+        let started = Instant::now();
+        let error = fetch(
+            mirror.path(),
+            "ssh://example.invalid/jobs.git",
+            "main",
+            FETCH_TIMEOUT,
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+        assert!(error.contains("remote"), "{error}");
     }
 
     #[test]
