@@ -15,6 +15,7 @@ use git2::Oid;
 use crate::catalog::{self, Catalog, DefaultsFile, InvalidFile, SourceContent, SourceFile};
 use crate::connectors::redact_url;
 use crate::job::{Job, JobId};
+use crate::memory::Interner;
 use crate::notify::SharedDefaults;
 use crate::reconcile::{self, Plan};
 use crate::repo::{CommitInfo, Repo, RepoError};
@@ -269,29 +270,16 @@ impl Syncer {
 
     /// The deployed jobs with where each stands (id, commit, cursor as `runs.db` has them).
     fn scheduler_set(&self, placements: Vec<Placement>) -> Vec<Deployed> {
-        // Most jobs share a handful of commits: one shared text each, not one per job.
-        let mut commits: HashMap<String, Arc<str>> = HashMap::new();
+        let mut commits = Interner::default();
         placements
             .into_iter()
-            .filter_map(
-                |Placement {
-                     id,
-                     commit_id,
-                     cursor,
-                 }| {
-                    let job = self.deployed.get(id.as_str())?;
-                    let commit = Arc::clone(
-                        commits
-                            .entry(commit_id)
-                            .or_insert_with_key(|commit| Arc::from(commit.as_str())),
-                    );
-                    Some(Deployed {
-                        job: Arc::clone(job),
-                        commit,
-                        cursor,
-                    })
-                },
-            )
+            .filter_map(|placement| {
+                Some(Deployed {
+                    job: Arc::clone(self.deployed.get(placement.id.as_str())?),
+                    commit: commits.share(&placement.commit_id),
+                    cursor: placement.cursor,
+                })
+            })
             .collect()
     }
 

@@ -2,7 +2,7 @@
 //! daemon keeps one [`Snapshot`] and refreshes only the jobs a run touched, so updating the
 //! site after a run costs a few indexed queries, not a pass over the whole history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,6 +12,7 @@ use crate::catalog::{self, SourceContent, SourceFile};
 use crate::display::one_line;
 use crate::job::Job;
 use crate::job_file::FileError;
+use crate::memory::Interner;
 use crate::schedule::Schedule;
 use crate::store::SqlResult;
 use crate::store::deployments::{self, Deployment, SyncState};
@@ -47,15 +48,10 @@ pub struct DeployedFacts {
 }
 
 impl DeployedFacts {
-    fn of(row: DeployedRow, commits: &mut HashMap<String, Arc<str>>) -> DeployedFacts {
-        let commit_id = Arc::clone(
-            commits
-                .entry(row.commit_id)
-                .or_insert_with_key(|commit| Arc::from(commit.as_str())),
-        );
+    fn of(row: DeployedRow, commits: &mut Interner) -> DeployedFacts {
         DeployedFacts {
+            commit_id: commits.share(&row.commit_id),
             id: Arc::from(row.id),
-            commit_id,
             definition: {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::hash::DefaultHasher::new();
@@ -105,16 +101,8 @@ pub struct JobFacts {
 }
 
 impl JobFacts {
-    fn of(job: &Job, expressions: &mut HashMap<String, Arc<str>>) -> JobFacts {
-        let expression = job.schedule.expression();
-        let expression = match expressions.get(expression) {
-            Some(shared) => Arc::clone(shared),
-            None => {
-                let shared: Arc<str> = Arc::from(expression);
-                expressions.insert(expression.to_string(), Arc::clone(&shared));
-                shared
-            }
-        };
+    fn of(job: &Job, expressions: &mut Interner) -> JobFacts {
+        let expression = expressions.share(job.schedule.expression());
         JobFacts {
             name: job.name.clone(),
             description: job.description.clone(),
@@ -151,8 +139,8 @@ impl Snapshot {
     pub fn load(conn: &Connection, now: DateTime<Utc>) -> SqlResult<Snapshot> {
         let mut snapshot = Snapshot::default();
         snapshot.refresh_sync(conn, now)?;
-        let mut commits = HashMap::new();
-        let mut expressions = HashMap::new();
+        let mut commits = Interner::default();
+        let mut expressions = Interner::default();
         // Collected from rows already in id order, the map is built full, not grown by
         // insertion into half-empty nodes.
         snapshot.jobs = jobs::all(conn)?
@@ -245,10 +233,7 @@ impl ListedDeployment {
 }
 
 /// Parses the row's text for what the pages show, then drops the text.
-fn facts_of(
-    row: &mut DeployedRow,
-    expressions: &mut HashMap<String, Arc<str>>,
-) -> Option<JobFacts> {
+fn facts_of(row: &mut DeployedRow, expressions: &mut Interner) -> Option<JobFacts> {
     let source = std::mem::take(&mut row.source);
     catalog::load_file(&SourceFile {
         path: row.file.clone(),

@@ -24,6 +24,7 @@ pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -123,7 +124,7 @@ impl Site {
         self.load(conn, now)?;
         self.writer
             .write("style.css", self.renderer.style().as_bytes())?;
-        let ids: Vec<String> = self.snapshot.jobs.keys().map(ToString::to_string).collect();
+        let ids: Vec<Arc<str>> = self.snapshot.jobs.keys().cloned().collect();
         for id in &ids {
             self.write_job(conn, id, &[], true, now)?;
         }
@@ -172,7 +173,7 @@ impl Site {
         let started = self.start();
         let previous = std::mem::take(&mut self.snapshot.jobs);
         self.load(conn, now)?;
-        let ids: Vec<String> = self
+        let ids: Vec<Arc<str>> = self
             .snapshot
             .jobs
             .iter()
@@ -183,7 +184,7 @@ impl Site {
                         || before.row.invalid_errors.len() != now_deployed.row.invalid_errors.len()
                 })
             })
-            .map(|(id, _)| id.to_string())
+            .map(|(id, _)| Arc::clone(id))
             .collect();
         for id in &ids {
             self.write_job(conn, id, &[], false, now)?;
