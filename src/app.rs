@@ -19,7 +19,7 @@ use crate::runner::Runner;
 use crate::scheduler::{Clock, Command, Scheduler};
 use crate::site::server::SiteServer;
 use crate::site::{Site, live};
-use crate::store::{Store, runs};
+use crate::store::{Store, claims, runs};
 use crate::sync::{Source, SyncError, Syncer};
 use crate::watch::watch_refs;
 
@@ -141,10 +141,13 @@ pub async fn serve(
         path: state.join("owners"),
         source,
     })?;
-    let recovered = {
+    let (recovered, owner_number) = {
         let state = state.clone();
-        store.with(move |conn| {
-            runs::interrupt_orphans(conn, |token| owner::is_alive(&state, token))
+        store.with(|conn| {
+            Ok((
+                runs::interrupt_orphans(conn, |token| owner::is_alive(&state, token))?,
+                claims::register_owner(conn, owner.token())?,
+            ))
         })?
     };
     for run in &recovered {
@@ -160,11 +163,7 @@ pub async fn serve(
             crate::executors::langgraph::cancel_orphans(&connectors, &store, ids).await;
         });
     }
-    let runner = Runner::new(
-        store.clone(),
-        Arc::clone(&connectors),
-        owner.token().to_string(),
-    );
+    let runner = Runner::new(store.clone(), Arc::clone(&connectors), owner_number);
 
     let mut syncer = {
         let (source, state, store, allow_empty) = (

@@ -22,9 +22,9 @@ use crate::executors::{self, Context, Outcome};
 use crate::job::{Job, JobId, Overlap};
 use crate::notify::Notifier;
 use crate::run_error::RunError;
-use crate::store::jobs;
 use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
+use crate::store::{claims, jobs};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
@@ -42,6 +42,8 @@ pub struct Occurrence {
     pub job: Arc<Job>,
     /// Commit the job definition came from.
     pub commit: Arc<str>,
+    /// That commit and definition by number, as its run rows name them.
+    pub definition: Option<i64>,
     pub scheduled_for: DateTime<Utc>,
     pub trigger: Trigger,
 }
@@ -98,7 +100,7 @@ pub struct Runner {
 struct Inner {
     store: Store,
     connectors: Arc<Connectors>,
-    owner: Arc<str>,
+    owner: i64,
     jobs: Mutex<HashMap<JobId, Activity>>,
     /// Queued occurrences taken off their job and on their way to start: still "active", so
     /// `wait_idle` does not see a gap between one run and the next.
@@ -115,8 +117,9 @@ enum Decision {
     Queue,
 }
 
-/// The row claiming the first attempt of `occurrence` for the process `owner`, started `now`.
-pub fn claim_row(occurrence: &Occurrence, owner: &Arc<str>, now: DateTime<Utc>) -> NewRun {
+/// The row claiming the first attempt of `occurrence` for the process numbered `owner`
+/// ([`crate::store::claims::register_owner`]), started `now`.
+pub fn claim_row(occurrence: &Occurrence, owner: i64, now: DateTime<Utc>) -> NewRun {
     NewRun {
         job_id: occurrence.job.id.shared(),
         trigger: occurrence.trigger,
@@ -125,9 +128,8 @@ pub fn claim_row(occurrence: &Occurrence, owner: &Arc<str>, now: DateTime<Utc>) 
         status: RunStatus::Running,
         started_at: Some(now),
         error: None,
-        commit_id: Some(Arc::clone(&occurrence.commit)),
-        definition_hash: Some(Arc::clone(occurrence.job.shared_hash())),
-        owner: Some(Arc::clone(owner)),
+        definition: occurrence.definition,
+        owner: Some(owner),
     }
 }
 
@@ -152,7 +154,7 @@ pub async fn claim_in_chunks(
     let store = store.clone();
     let writer = tokio::task::spawn_blocking(move || {
         for chunk in rows.chunks(CLAIM_CHUNK) {
-            let outcome = store.with(|conn| runs::claim(conn, chunk));
+            let outcome = store.with(|conn| claims::claim(conn, chunk));
             let failed = outcome.is_err();
             if sender.send(outcome).is_err() || failed {
                 break;
@@ -168,14 +170,15 @@ pub async fn claim_in_chunks(
 }
 
 impl Runner {
-    /// A runner recording its runs in `store` under the process owner token `owner`.
-    pub fn new(store: Store, connectors: Arc<Connectors>, owner: String) -> Runner {
+    /// A runner recording its runs in `store` as the process numbered `owner`
+    /// ([`crate::store::claims::register_owner`]).
+    pub fn new(store: Store, connectors: Arc<Connectors>, owner: i64) -> Runner {
         let (events, _) = broadcast::channel(1024);
         Runner {
             inner: Arc::new(Inner {
                 store,
                 connectors,
-                owner: Arc::from(owner),
+                owner,
                 jobs: Mutex::new(HashMap::new()),
                 handing_over: AtomicUsize::new(0),
                 ended: Notify::new(),
@@ -346,7 +349,7 @@ impl Runner {
             attempt,
             status,
             error,
-            ..claim_row(occurrence, &self.inner.owner, now)
+            ..claim_row(occurrence, self.inner.owner, now)
         }
     }
 
@@ -468,7 +471,7 @@ impl Runner {
             let claimed = self
                 .inner
                 .store
-                .call(move |conn| runs::claim(conn, &[row]))
+                .call(move |conn| claims::claim(conn, &[row]))
                 .await;
             match claimed {
                 Ok(ids) => match ids.first().copied().flatten() {
@@ -686,7 +689,7 @@ mod tests {
         // chunk boundary and in the last chunk.
         let taken = [CLAIM_CHUNK - 1, CLAIM_CHUNK, 2 * CLAIM_CHUNK + 400];
         let earlier: Vec<NewRun> = taken.iter().map(|&index| row(index)).collect();
-        store.with(|c| runs::claim(c, &earlier)).expect("earlier");
+        store.with(|c| claims::claim(c, &earlier)).expect("earlier");
         let total = 2 * CLAIM_CHUNK + 500;
         let mut chunks = Vec::new();
         let mut ids = Vec::new();

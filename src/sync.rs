@@ -215,17 +215,13 @@ impl Syncer {
     /// Loads the deployed set recorded by an earlier run, so jobs keep running even if the
     /// repository cannot be read right now.
     pub fn load_deployed(&mut self) -> Result<Vec<Deployed>, SyncError> {
-        let (rows, defaults) = self
-            .store
-            .with(|conn| Ok((jobs::all(conn)?, notifications::defaults(conn)?)))?;
-        let placements = rows
-            .iter()
-            .map(|row| Placement {
-                id: row.id.clone(),
-                commit_id: row.commit_id.clone(),
-                cursor: row.cursor,
-            })
-            .collect();
+        let (rows, placements, defaults) = self.store.with(|conn| {
+            Ok((
+                jobs::all(conn)?,
+                jobs::placements(conn)?,
+                notifications::defaults(conn)?,
+            ))
+        })?;
         if let Some((file, text)) = defaults {
             match crate::job_file::notify::parse_defaults(&file, &text) {
                 Ok(defaults) => self.defaults.set(Arc::new(defaults)),
@@ -277,6 +273,7 @@ impl Syncer {
                 Some(Deployed {
                     job: Arc::clone(self.deployed.get(placement.id.as_str())?),
                     commit: commits.share(&placement.commit_id),
+                    definition: placement.definition,
                     cursor: placement.cursor,
                 })
             })

@@ -9,9 +9,9 @@ use backoffice::connectors::notion::NotionConfig;
 use backoffice::connectors::slack::SlackConfig;
 use backoffice::connectors::{Connectors, HttpClient, Secret};
 use backoffice::runner::{Admission, Occurrence, Runner};
-use backoffice::store::Store;
 use backoffice::store::history;
 use backoffice::store::runs::{RunRow, RunStatus, Trigger};
+use backoffice::store::{Store, claims};
 use chrono::Utc;
 use tempfile::TempDir;
 
@@ -44,7 +44,10 @@ fn harness(base_url: &str, api_key: Option<&str>) -> Harness {
         gmail: GmailConfig::from_env(),
         langgraph: LangGraphConfig::from_env(),
     };
-    let runner = Runner::new(store.clone(), Arc::new(connectors), "test-owner".into());
+    let owner = store
+        .with(|c| claims::register_owner(c, "test-owner"))
+        .expect("owner");
+    let runner = Runner::new(store.clone(), Arc::new(connectors), owner);
     Harness {
         _dir: dir,
         store,
@@ -71,7 +74,7 @@ impl Harness {
         let mut events = self.runner.subscribe();
         let admission = self
             .runner
-            .submit(vec![occurrence(job)], vec![], vec![], false)
+            .submit(vec![self.occurrence(job)], vec![], vec![], false)
             .await
             .expect("submit");
         let Admission::Started(chain) = admission[0] else {
@@ -99,12 +102,20 @@ impl Harness {
     }
 }
 
-fn occurrence(job: Arc<backoffice::job::Job>) -> Occurrence {
-    Occurrence {
-        job,
-        commit: "abc123".into(),
-        scheduled_for: Utc::now(),
-        trigger: Trigger::Manual,
+impl Harness {
+    /// A manual occurrence of `job`, deployed from commit `abc123`.
+    fn occurrence(&self, job: Arc<backoffice::job::Job>) -> Occurrence {
+        let definition = self
+            .store
+            .with(|c| claims::register_definition(c, "abc123", job.definition_hash()))
+            .expect("definition");
+        Occurrence {
+            job,
+            commit: "abc123".into(),
+            definition: Some(definition),
+            scheduled_for: Utc::now(),
+            trigger: Trigger::Manual,
+        }
     }
 }
 
@@ -335,13 +346,13 @@ async fn overlap_rules_decide_what_a_second_occurrence_does() {
         let job = llm_job(&format!("overlap = \"{overlap}\""), "");
         let first = harness
             .runner
-            .submit(vec![occurrence(job.clone())], vec![], vec![], false)
+            .submit(vec![harness.occurrence(job.clone())], vec![], vec![], false)
             .await
             .expect("first");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let second = harness
             .runner
-            .submit(vec![occurrence(job)], vec![], vec![], false)
+            .submit(vec![harness.occurrence(job)], vec![], vec![], false)
             .await
             .expect("second");
         assert!(matches!(first[0], Admission::Started(_)));

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use backoffice::job_file::FileError;
 use backoffice::site::Site;
-use backoffice::store::Store;
 use backoffice::store::deployments::{self, Deployment, DeploymentOutcome};
 use backoffice::store::jobs::DeployedRow;
 use backoffice::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
+use backoffice::store::{Store, claims};
 use chrono::{DateTime, Duration, Utc};
 
 pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>";
@@ -75,12 +75,19 @@ pub fn record_run(store: &Store, spec: RunSpec<'_>, now: DateTime<Utc>) -> i64 {
         },
         started_at: ends_later.then_some(at),
         error: if ends_later { None } else { spec.error.clone() },
-        commit_id: Some("0123456789abcdef".into()),
-        definition_hash: Some("h".into()),
-        owner: Some("test".into()),
+        definition: Some(
+            store
+                .with(|conn| claims::register_definition(conn, "0123456789abcdef", "h"))
+                .expect("definition"),
+        ),
+        owner: Some(
+            store
+                .with(|conn| claims::register_owner(conn, "test"))
+                .expect("owner"),
+        ),
     };
     let id = store
-        .with(|conn| runs::claim(conn, &[claim]))
+        .with(|conn| claims::claim(conn, &[claim]))
         .expect("claim")[0]
         .expect("new run");
     if ends_later {

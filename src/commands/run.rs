@@ -14,9 +14,9 @@ use crate::connectors::Connectors;
 use crate::control::{Client, Reply, RunRequest};
 use crate::owner::OwnerLock;
 use crate::runner::{Admission, Occurrence, RunEvent, Runner};
-use crate::store::Store;
 use crate::store::history;
 use crate::store::runs::{RunRow, RunStatus, Trigger};
+use crate::store::{Store, claims};
 
 pub(super) fn execute(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     match Client::connect(state) {
@@ -126,9 +126,16 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         source,
     })?;
     let connectors = Connectors::from_env();
+    let (owner_number, definition) = store.with(|conn| {
+        Ok((
+            claims::register_owner(conn, owner.token())?,
+            claims::register_definition(conn, &known.commit, known.job.definition_hash())?,
+        ))
+    })?;
     let occurrence = Occurrence {
         job: Arc::clone(&known.job),
         commit: Arc::from(known.commit.as_str()),
+        definition: Some(definition),
         scheduled_for: Utc::now(),
         trigger: Trigger::Manual,
     };
@@ -136,11 +143,7 @@ fn in_process(state: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let job_id = args.job.clone();
     let force = args.force;
     let final_run = runtime()?.block_on(async move {
-        let runner = Runner::new(
-            store.clone(),
-            Arc::new(connectors),
-            owner.token().to_string(),
-        );
+        let runner = Runner::new(store.clone(), Arc::new(connectors), owner_number);
         let mut events = runner.subscribe();
         let admission = runner
             .submit(vec![occurrence], vec![], vec![], force)

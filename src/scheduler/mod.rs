@@ -43,6 +43,8 @@ pub const MAX_CATCHUP_RUNS: usize = 24;
 pub struct Deployed {
     pub job: Arc<Job>,
     pub commit: Arc<str>,
+    /// The commit and definition by number, as run rows name them (`runs.db`'s `definitions`).
+    pub definition: Option<i64>,
     /// Last occurrence handled; `None` for a job never scheduled.
     pub cursor: Option<DateTime<Utc>>,
 }
@@ -97,6 +99,7 @@ impl Dispatch for Runner {
 struct Entry {
     job: Arc<Job>,
     commit: Arc<str>,
+    definition: Option<i64>,
     cursor: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
     /// The firing after `next`, computed ahead so that the common case at a firing (one
@@ -105,12 +108,19 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(job: Arc<Job>, commit: Arc<str>, cursor: DateTime<Utc>) -> Entry {
+    fn new(deployed: Deployed, cursor: DateTime<Utc>) -> Entry {
+        let Deployed {
+            job,
+            commit,
+            definition,
+            ..
+        } = deployed;
         let next = next_firing(&job, cursor);
         let following = next.and_then(|at| next_firing(&job, at));
         Entry {
             job,
             commit,
+            definition,
             cursor,
             next,
             following,
@@ -239,17 +249,17 @@ impl<D: Dispatch> Scheduler<D> {
                     if entry.job.definition_hash() == deployed.job.definition_hash() =>
                 {
                     entry.commit = deployed.commit;
+                    entry.definition = deployed.definition;
                     entry
                 }
                 Some(entry) => {
                     self.unqueue(&entry);
-                    Entry::new(deployed.job, deployed.commit, entry.cursor.max(now))
+                    Entry::new(deployed, entry.cursor.max(now))
                 }
-                None => Entry::new(
-                    deployed.job,
-                    deployed.commit,
-                    deployed.cursor.unwrap_or(now),
-                ),
+                None => {
+                    let cursor = deployed.cursor.unwrap_or(now);
+                    Entry::new(deployed, cursor)
+                }
             };
             if let Some(at) = entry.next {
                 self.queue.insert((at, id.clone()));
@@ -294,6 +304,7 @@ impl<D: Dispatch> Scheduler<D> {
             prepared.batch.push(Occurrence {
                 job: Arc::clone(&entry.job),
                 commit: Arc::clone(&entry.commit),
+                definition: entry.definition,
                 scheduled_for: at,
                 trigger: Trigger::Schedule,
             });
@@ -351,11 +362,12 @@ impl<D: Dispatch> Scheduler<D> {
                 batch.push(Occurrence {
                     job: Arc::clone(&entry.job),
                     commit: Arc::clone(&entry.commit),
+                    definition: entry.definition,
                     scheduled_for: *scheduled_for,
                     trigger: *trigger,
                 });
             }
-            records.extend(missed_rows(&entry.job, &entry.commit, &plan));
+            records.extend(missed_rows(&entry.job, entry.definition, &plan));
             if let Some(latest) = plan.missed.last() {
                 self.runner.missed(&entry.job, plan.missed.len(), *latest);
             }
@@ -397,6 +409,7 @@ impl<D: Dispatch> Scheduler<D> {
         let occurrence = Occurrence {
             job: Arc::clone(&entry.job),
             commit: Arc::clone(&entry.commit),
+            definition: entry.definition,
             scheduled_for: self.clock.now(),
             trigger: Trigger::Manual,
         };
@@ -480,7 +493,7 @@ pub fn due(
     (plan, new_cursor, next)
 }
 
-fn missed_rows(job: &Job, commit: &Arc<str>, plan: &DuePlan) -> Vec<NewRun> {
+fn missed_rows(job: &Job, definition: Option<i64>, plan: &DuePlan) -> Vec<NewRun> {
     let total = plan.missed.len();
     let skip = total.saturating_sub(MAX_MISSED_ROWS);
     let policy = match job.catchup {
@@ -511,8 +524,7 @@ fn missed_rows(job: &Job, commit: &Arc<str>, plan: &DuePlan) -> Vec<NewRun> {
                 status: RunStatus::Missed,
                 started_at: None,
                 error: Some(error),
-                commit_id: Some(Arc::clone(commit)),
-                definition_hash: Some(Arc::clone(job.shared_hash())),
+                definition,
                 owner: None,
             }
         })
@@ -625,8 +637,9 @@ mod tests {
         assert!(plan.uncounted);
         assert_eq!(cursor, at("2026-11-25T00:00:00Z"));
         assert_eq!(next, Some(at("2026-11-25T00:00:01Z")));
-        let rows = missed_rows(&job, &Arc::from("c"), &plan);
+        let rows = missed_rows(&job, Some(7), &plan);
         assert_eq!(rows.len(), MAX_MISSED_ROWS);
+        assert!(rows.iter().all(|row| row.definition == Some(7)));
         assert!(
             rows[0]
                 .error
@@ -694,6 +707,7 @@ mod tests {
         let deployed = |job: Arc<Job>| Deployed {
             job,
             commit: "c1".into(),
+            definition: None,
             cursor: None,
         };
         scheduler.deploy(
@@ -764,6 +778,7 @@ mod tests {
             vec![Deployed {
                 job: named("hourly", "0 * * * *", "UTC"),
                 commit: "c".into(),
+                definition: None,
                 cursor,
             }],
             clock.now(),

@@ -295,7 +295,7 @@ fn summarize(
 mod tests {
     use super::*;
     use crate::store::runs::{self, NewRun, RunFinish, RunStatus};
-    use crate::store::{Store, deployments};
+    use crate::store::{Store, claims, deployments};
 
     #[test]
     fn the_snapshot_keeps_the_latest_run_without_its_answer() {
@@ -330,7 +330,7 @@ mod tests {
         store
             .with(|c| {
                 deployments::record(c, "test", &deployment, &[row])?;
-                let id = runs::claim(c, &[NewRun::bare("a", now)])?[0].expect("claimed");
+                let id = claims::claim(c, &[NewRun::bare("a", now)])?[0].expect("claimed");
                 runs::finish(
                     c,
                     id,

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::SqlResult;
-use super::runs::{COLUMNS, RunRow, read_row};
+use super::runs::{COLUMNS, RUNS, RunRow, read_row};
 use super::time::to_db;
 
 /// One job's rows (job id in `?1`): the running ones, then the finished ones. Each half is
@@ -18,8 +18,8 @@ use super::time::to_db;
 /// rather than sorting the job's whole history.
 fn job_rows() -> String {
     format!(
-        "SELECT {COLUMNS} FROM runs WHERE job_id = ?1 AND finished_at IS NULL \
-         UNION ALL SELECT {COLUMNS} FROM runs WHERE job_id = ?1 AND finished_at IS NOT NULL"
+        "SELECT {COLUMNS} FROM {RUNS} WHERE job_id = ?1 AND finished_at IS NULL \
+         UNION ALL SELECT {COLUMNS} FROM {RUNS} WHERE job_id = ?1 AND finished_at IS NOT NULL"
     )
 }
 
@@ -33,7 +33,7 @@ pub fn recent(conn: &Connection, job: Option<&str>, limit: usize) -> SqlResult<V
             .collect(),
         None => conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"
+                "SELECT {COLUMNS} FROM {RUNS} ORDER BY id DESC LIMIT ?1"
             ))?
             .query_map(params![limit], read_row)?
             .collect(),
@@ -42,7 +42,7 @@ pub fn recent(conn: &Connection, job: Option<&str>, limit: usize) -> SqlResult<V
 
 /// One run by id.
 pub fn get(conn: &Connection, id: i64) -> SqlResult<Option<RunRow>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {RUNS} WHERE id = ?1"))?
         .query_row(params![id], read_row)
         .optional()
 }
@@ -50,7 +50,7 @@ pub fn get(conn: &Connection, id: i64) -> SqlResult<Option<RunRow>> {
 /// The latest run of each job (any status).
 pub fn latest_per_job(conn: &Connection) -> SqlResult<Vec<RunRow>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT max(id) FROM ( \
+        "SELECT {COLUMNS} FROM {RUNS} WHERE id IN (SELECT max(id) FROM ( \
          SELECT job_id, max(id) AS id FROM runs WHERE finished_at IS NULL GROUP BY job_id \
          UNION ALL \
          SELECT job_id, max(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY job_id) \
@@ -174,7 +174,8 @@ pub fn recent_durations(conn: &Connection, job: &str, limit: usize) -> SqlResult
 /// named: without statistics SQLite would walk every finished run backwards instead.
 pub fn recent_failures(conn: &Connection, limit: usize) -> SqlResult<Vec<RunRow>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM runs INDEXED BY runs_failures WHERE finished_at IS NOT NULL \
+        "SELECT {COLUMNS} FROM runs INDEXED BY runs_failures \
+         LEFT JOIN definitions USING (definition) WHERE finished_at IS NOT NULL \
          AND status IN ('failed', 'timed_out', 'interrupted') \
          ORDER BY finished_at DESC LIMIT ?1"
     ))?
@@ -186,7 +187,8 @@ pub fn recent_failures(conn: &Connection, limit: usize) -> SqlResult<Vec<RunRow>
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::runs::{NewRun, RunFinish, RunStatus, claim, finish};
+    use crate::store::claims::claim;
+    use crate::store::runs::{NewRun, RunFinish, RunStatus, finish};
     use crate::store::time::from_db;
 
     fn row(job: &str, at: i64, status: RunStatus) -> NewRun {

@@ -77,20 +77,28 @@ pub struct Placement {
     pub id: String,
     /// Commit that brought the running version.
     pub commit_id: String,
+    /// That commit and the version's definition hash, by number, as its run rows name them.
+    pub definition: Option<i64>,
     pub cursor: Option<DateTime<Utc>>,
 }
 
 /// Where each deployed job stands, by id.
 pub fn placements(conn: &Connection) -> SqlResult<Vec<Placement>> {
-    conn.prepare_cached("SELECT id, commit_id, cursor FROM deployed_jobs ORDER BY id")?
-        .query_map([], |row| {
-            Ok(Placement {
-                id: row.get(0)?,
-                commit_id: row.get(1)?,
-                cursor: row.get::<_, Option<i64>>(2)?.map(from_db),
-            })
-        })?
-        .collect()
+    conn.prepare_cached(
+        "SELECT j.id, j.commit_id, d.definition, j.cursor FROM deployed_jobs j \
+         LEFT JOIN definitions d \
+             ON d.commit_id = j.commit_id AND d.definition_hash = j.definition_hash \
+         ORDER BY j.id",
+    )?
+    .query_map([], |row| {
+        Ok(Placement {
+            id: row.get(0)?,
+            commit_id: row.get(1)?,
+            definition: row.get(2)?,
+            cursor: row.get::<_, Option<i64>>(3)?.map(from_db),
+        })
+    })?
+    .collect()
 }
 
 /// Makes the deployed set exactly `rows`. A job whose definition changed keeps its history and
@@ -139,6 +147,13 @@ pub(super) fn replace(tx: &Transaction<'_>, rows: &[DeployedRow]) -> SqlResult<(
     }
     tx.execute(
         "DELETE FROM deployed_jobs WHERE id NOT IN (SELECT id FROM temp.keep)",
+        [],
+    )?;
+    // Each deployed version gets its number here, once, for its run rows to name it by.
+    tx.execute(
+        "INSERT INTO definitions (commit_id, definition_hash) \
+         SELECT DISTINCT commit_id, definition_hash FROM deployed_jobs WHERE true \
+         ON CONFLICT (commit_id, definition_hash) DO NOTHING",
         [],
     )?;
     Ok(())

@@ -189,4 +189,61 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX notifications_by_update ON notifications (updated_at);
     CREATE INDEX notifications_pending ON notifications (id) WHERE status = 'pending';
     ",
+    // 7: a run row names the definition it ran and the process that claimed it by number.
+    // The commit id (40 characters), the definition hash and the owner token were copied
+    // into every row; they are kept once each, in `definitions` (one row per commit and
+    // definition deployed) and `owners` (one per process start). Measured under callgrind
+    // with 10,000 claims a second: 14,100 instructions a claim before, 12,000 after. A row
+    // written with a commit id but no hash (none is) loses its commit id here.
+    "
+    CREATE TABLE definitions (
+        definition      INTEGER PRIMARY KEY,
+        commit_id       TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        UNIQUE (commit_id, definition_hash)
+    );
+    CREATE TABLE owners (
+        owner INTEGER PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO definitions (commit_id, definition_hash)
+        SELECT commit_id, definition_hash FROM runs
+            WHERE commit_id IS NOT NULL AND definition_hash IS NOT NULL
+        UNION SELECT commit_id, definition_hash FROM deployed_jobs;
+    INSERT INTO owners (token) SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL;
+    CREATE TABLE runs_new (
+        id                INTEGER PRIMARY KEY,
+        job_id            TEXT NOT NULL,
+        trigger           TEXT NOT NULL,
+        scheduled_for     INTEGER NOT NULL,
+        attempt           INTEGER NOT NULL,
+        status            TEXT NOT NULL,
+        started_at        INTEGER,
+        finished_at       INTEGER,        -- NULL exactly while the run is running
+        duration_ms       INTEGER,
+        error             TEXT,
+        result            TEXT,
+        links             TEXT NOT NULL DEFAULT '[]',
+        definition        INTEGER,        -- definitions.definition: commit and definition run
+        owner             INTEGER,        -- owners.owner: the process that claimed it
+        prompt_tokens     INTEGER,
+        completion_tokens INTEGER,
+        UNIQUE (scheduled_for, job_id, attempt)
+    );
+    INSERT INTO runs_new SELECT r.id, r.job_id, r.trigger, r.scheduled_for, r.attempt, r.status,
+        r.started_at, r.finished_at, r.duration_ms, r.error, r.result, r.links, d.definition,
+        o.owner, r.prompt_tokens, r.completion_tokens
+        FROM runs r
+        LEFT JOIN definitions d ON d.commit_id = r.commit_id AND d.definition_hash = r.definition_hash
+        LEFT JOIN owners o ON o.token = r.owner;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_running ON runs (job_id, id) WHERE finished_at IS NULL;
+    CREATE INDEX runs_by_job ON runs (job_id, id) WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_by_job_finish ON runs (job_id, finished_at, status)
+        WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_by_finish ON runs (finished_at, status) WHERE finished_at IS NOT NULL;
+    CREATE INDEX runs_failures ON runs (finished_at)
+        WHERE finished_at IS NOT NULL AND status IN ('failed', 'timed_out', 'interrupted');
+    ",
 ];

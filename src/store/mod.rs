@@ -7,6 +7,7 @@
 //! on tokio's blocking pool so a busy database never stalls the scheduler's thread.
 
 pub mod briefings;
+pub mod claims;
 pub mod deployments;
 pub mod history;
 pub mod jobs;
@@ -108,8 +109,76 @@ mod tests {
         assert_eq!(failures[0].error.as_deref(), Some("boom"));
         // The occurrence claimed before the upgrade stays claimed after it.
         let again = NewRun::bare("a", time::from_db(3000));
-        let ids = store.with(|c| runs::claim(c, &[again])).expect("claim");
+        let ids = store.with(|c| claims::claim(c, &[again])).expect("claim");
         assert_eq!(ids, [None]);
+    }
+
+    #[test]
+    fn migration_7_keeps_each_runs_commit_definition_and_owner_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runs.db");
+        let old = Database::open(&path, BUSY_TIMEOUT, &migrations::MIGRATIONS[..6]).expect("v6");
+        old.with(|c| {
+            c.execute_batch(
+                "INSERT INTO deployed_jobs (id, file, source, definition_hash, commit_id, deployed_at) \
+                 VALUES ('a', 'jobs/a.toml', '', 'h2', 'c2', 0); \
+                 INSERT INTO runs (job_id, trigger, scheduled_for, attempt, status, started_at, \
+                     finished_at, commit_id, definition_hash, owner) VALUES \
+                 ('a', 'schedule', 1000, 1, 'succeeded', 1000, 2000, 'c1', 'h1', '1-aa'), \
+                 ('a', 'schedule', 3000, 1, 'running', 3000, NULL, 'c2', 'h2', '2-bb'), \
+                 ('a', 'schedule', 4000, 1, 'running', 4000, NULL, 'c2', 'h2', '3-cc'), \
+                 ('b', 'manual', 3000, 1, 'missed', NULL, 3000, NULL, NULL, NULL)",
+            )
+        })
+        .expect("v6 rows");
+        drop(old);
+        let store = Store::open(&path).expect("migrate");
+        let (definitions, owners): (i64, i64) = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT (SELECT count(*) FROM definitions), (SELECT count(*) FROM owners)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .expect("counts");
+        assert_eq!((definitions, owners), (2, 3));
+        let rows = store.with(|c| history::recent(c, None, 10)).expect("rows");
+        let kept: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.job_id.as_str(),
+                    r.commit_id.as_deref(),
+                    r.definition_hash.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("b", None, None),
+                ("a", Some("c2"), Some("h2")),
+                ("a", Some("c2"), Some("h2")),
+                ("a", Some("c1"), Some("h1"))
+            ]
+        );
+        // The deployed version has its number, and the owners are still known by token.
+        let placements = store.with(|c| jobs::placements(c)).expect("placements");
+        let deployed = store
+            .with(|c| claims::register_definition(c, "c2", "h2"))
+            .expect("number");
+        assert_eq!(placements[0].definition, Some(deployed));
+        let interrupted = store
+            .with(|c| runs::interrupt_orphans(c, |token| token == "3-cc"))
+            .expect("orphans");
+        assert_eq!(
+            interrupted
+                .iter()
+                .map(|r| r.scheduled_for)
+                .collect::<Vec<_>>(),
+            [time::from_db(3000)]
+        );
     }
 
     #[test]

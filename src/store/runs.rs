@@ -1,5 +1,6 @@
-//! Run rows: one per attempt of one occurrence of one job, keyed `(job_id, scheduled_for,
-//! attempt)` so an occurrence is claimed once whatever restarts or clock jumps happen.
+//! Run rows: one per attempt of one occurrence of one job, keyed `(scheduled_for, job_id,
+//! attempt)` so an occurrence is claimed once ([`super::claims`]) whatever restarts or clock
+//! jumps happen.
 
 use std::fmt;
 use std::str::FromStr;
@@ -99,8 +100,8 @@ impl Trigger {
     }
 }
 
-/// A row to insert: a claim on an occurrence (running) or a record of one not run. The texts
-/// are shared with the job and the deployment: 10,000 rows built at one firing copy none.
+/// A row to insert: a claim on an occurrence (running) or a record of one not run. The job id
+/// is shared with the job: 10,000 rows built at one firing copy no text.
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub job_id: Arc<str>,
@@ -110,9 +111,10 @@ pub struct NewRun {
     pub status: RunStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    pub commit_id: Option<Arc<str>>,
-    pub definition_hash: Option<Arc<str>>,
-    pub owner: Option<Arc<str>>,
+    /// The commit and definition it runs, by number ([`super::claims::register_definition`]).
+    pub definition: Option<i64>,
+    /// The process claiming it, by number ([`super::claims::register_owner`]).
+    pub owner: Option<i64>,
 }
 
 #[cfg(test)]
@@ -127,9 +129,18 @@ impl NewRun {
             status: RunStatus::Running,
             started_at: None,
             error: None,
-            commit_id: None,
-            definition_hash: None,
+            definition: None,
             owner: None,
+        }
+    }
+
+    /// The first attempt of `job`'s occurrence at `at`, started then, claimed by `owner`.
+    pub(crate) fn started(job: &str, at: DateTime<Utc>, status: RunStatus, owner: i64) -> NewRun {
+        NewRun {
+            started_at: Some(at),
+            status,
+            owner: Some(owner),
+            ..NewRun::bare(job, at)
         }
     }
 }
@@ -167,6 +178,10 @@ pub struct RunRow {
     pub completion_tokens: Option<i64>,
 }
 
+/// The rows [`COLUMNS`] are read from: a run with the commit and definition it ran.
+pub(super) const RUNS: &str = "runs LEFT JOIN definitions USING (definition)";
+
+/// A [`RunRow`]'s columns, from [`RUNS`].
 pub(super) const COLUMNS: &str = "id, job_id, trigger, scheduled_for, attempt, status, started_at, finished_at, \
      duration_ms, error, result, links, commit_id, definition_hash, prompt_tokens, completion_tokens";
 
@@ -191,44 +206,6 @@ pub(super) fn read_row(row: &Row<'_>) -> SqlResult<RunRow> {
         prompt_tokens: row.get(14)?,
         completion_tokens: row.get(15)?,
     })
-}
-
-/// Inserts `runs` in one transaction. Returns each run's id, or `None` where that occurrence
-/// was already claimed (by us before a restart, or by another process). The uniqueness of
-/// `(scheduled_for, job_id, attempt)` is what makes a claim exactly-once; the cursors that
-/// record how far each job got are moved afterwards ([`super::jobs::move_cursors`]).
-pub fn claim(conn: &mut Connection, runs: &[NewRun]) -> SqlResult<Vec<Option<i64>>> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut ids = Vec::with_capacity(runs.len());
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO runs (job_id, trigger, scheduled_for, attempt, status, started_at, \
-             finished_at, error, commit_id, definition_hash, owner) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (scheduled_for, job_id, attempt) DO NOTHING",
-        )?;
-        // Rows that are not `running` are final the moment they are written.
-        let now = to_db(Utc::now());
-        for run in runs {
-            let finished = (run.status != RunStatus::Running).then_some(now);
-            let changed = insert.execute(params![
-                &*run.job_id,
-                run.trigger.as_str(),
-                to_db(run.scheduled_for),
-                run.attempt,
-                run.status.as_str(),
-                run.started_at.map(to_db),
-                finished,
-                run.error.as_deref().map(scrub),
-                run.commit_id.as_deref(),
-                run.definition_hash.as_deref(),
-                run.owner.as_deref(),
-            ])?;
-            ids.push((changed == 1).then(|| tx.last_insert_rowid()));
-        }
-    }
-    tx.commit()?;
-    Ok(ids)
 }
 
 /// Records how a run ended; only a run still `running` can end.
@@ -264,7 +241,8 @@ pub fn interrupt_orphans(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let running: Vec<(RunRow, Option<String>)> = {
         let mut stmt = tx.prepare(&format!(
-            "SELECT {COLUMNS}, owner FROM runs WHERE finished_at IS NULL"
+            "SELECT {COLUMNS}, token FROM {RUNS} LEFT JOIN owners USING (owner) \
+             WHERE finished_at IS NULL"
         ))?;
         stmt.query_map([], |row| Ok((read_row(row)?, row.get(16)?)))?
             .collect::<SqlResult<_>>()?
@@ -292,46 +270,8 @@ pub fn interrupt_orphans(
 mod tests {
     use super::*;
     use crate::store::Store;
+    use crate::store::claims::{claim, register_owner};
     use crate::store::history::{get, latest_per_job};
-
-    fn new_run(job: &str, at: DateTime<Utc>, status: RunStatus, owner: &str) -> NewRun {
-        NewRun {
-            job_id: job.into(),
-            trigger: Trigger::Schedule,
-            scheduled_for: at,
-            attempt: 1,
-            status,
-            started_at: Some(at),
-            error: None,
-            commit_id: Some("abc".into()),
-            definition_hash: Some("h".into()),
-            owner: Some(owner.into()),
-        }
-    }
-
-    #[test]
-    fn an_occurrence_is_claimed_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("runs.db")).expect("open");
-        let at = Utc::now();
-        let first = store
-            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")]))
-            .expect("claim");
-        let second = store
-            .with(|c| {
-                claim(
-                    c,
-                    &[
-                        new_run("a", at, RunStatus::Running, "o"),
-                        new_run("b", at, RunStatus::Skipped, "o"),
-                    ],
-                )
-            })
-            .expect("claim again");
-        assert!(first[0].is_some());
-        assert_eq!(second[0], None, "same occurrence claimed twice");
-        assert!(second[1].is_some());
-    }
 
     #[test]
     fn finishing_records_outcome_and_only_once() {
@@ -339,7 +279,7 @@ mod tests {
         let store = Store::open(&dir.path().join("runs.db")).expect("open");
         let at = Utc::now();
         let id = store
-            .with(|c| claim(c, &[new_run("a", at, RunStatus::Running, "o")]))
+            .with(|c| claim(c, &[NewRun::started("a", at, RunStatus::Running, 1)]))
             .expect("claim")[0]
             .expect("id");
         let end = RunFinish {
@@ -367,11 +307,13 @@ mod tests {
         let at = Utc::now();
         store
             .with(|c| {
+                let gone = register_owner(c, "gone")?;
+                let here = register_owner(c, "here")?;
                 claim(
                     c,
                     &[
-                        new_run("dead", at, RunStatus::Running, "gone"),
-                        new_run("alive", at, RunStatus::Running, "here"),
+                        NewRun::started("dead", at, RunStatus::Running, gone),
+                        NewRun::started("alive", at, RunStatus::Running, here),
                     ],
                 )
             })

@@ -5,31 +5,37 @@
 //!
 //! The production scheduler loop drives a dispatcher that does the runner's bookkeeping for
 //! real: it claims every due occurrence in `runs.db` (one row each, a chunk per transaction,
-//! then the cursors moved, then every run marked finished) but starts no executor, so the figures are the scheduler's and the
-//! store's, not a model's. Two latenesses per firing: when the scheduler handed it over, and
-//! when its row was committed.
+//! then the cursors moved, then every run marked finished) but starts no executor, so the
+//! figures are the scheduler's and the store's, not a model's. The jobs are deployed as a
+//! deployment records them, from a 40-character commit id. Two latenesses per firing: when
+//! the scheduler handed it over, and when its row was committed. `BENCH_TRACE=1` prints each firing's timeline: when each
+//! chunk of claims committed, the cursors moved and the runs finished.
 
 #[path = "common.rs"]
 mod common;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backoffice::catalog::{SourceContent, SourceFile, load_file};
 use backoffice::job::JobId;
 use backoffice::runner::{Admission, Occurrence, claim_in_chunks, claim_row};
 use backoffice::scheduler::{Clock, Deployed, Dispatch, Scheduler};
-use backoffice::store::jobs;
 use backoffice::store::jobs::DeployedRow;
 use backoffice::store::runs::{self, NewRun, RunFinish, RunStatus};
 use backoffice::store::{Store, StoreError};
+use backoffice::store::{claims, jobs};
 use chrono::{DateTime, Utc};
 use common::{ms, percentiles};
+
+/// A commit id as git writes them: the run rows carry what production's do.
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 #[derive(Clone)]
 struct Claimer {
     store: Store,
+    owner: i64,
     handed: Arc<Mutex<Vec<Duration>>>,
     committed: Arc<Mutex<Vec<Duration>>>,
 }
@@ -47,20 +53,23 @@ impl Dispatch for Claimer {
         async move {
             let mut rows = records;
             let scheduled: Vec<DateTime<Utc>> = batch.iter().map(|o| o.scheduled_for).collect();
-            let owner: Arc<str> = Arc::from("bench");
-            rows.extend(batch.iter().map(|o| claim_row(o, &owner, handed_at)));
+            rows.extend(batch.iter().map(|o| claim_row(o, this.owner, handed_at)));
             // As the runner does: a chunk per transaction, each firing's row committed with
             // its chunk, the cursors moved after the last.
             let mut ids = Vec::with_capacity(rows.len());
             let mut committed = Vec::with_capacity(rows.len());
+            let started = Instant::now();
+            let mut chunks = Vec::new();
             claim_in_chunks(&this.store, rows, |chunk| {
                 ids.extend_from_slice(chunk);
                 committed.resize(ids.len(), Utc::now());
+                chunks.push(started.elapsed());
             })
             .await?;
             this.store
                 .call(move |c| jobs::move_cursors(c, &cursors))
                 .await?;
+            let cursors_moved = started.elapsed();
             let late = |at: DateTime<Utc>, s: DateTime<Utc>| (at - s).to_std().unwrap_or_default();
             this.handed
                 .lock()
@@ -93,6 +102,18 @@ impl Dispatch for Claimer {
                     tx.commit()
                 })
                 .await?;
+            if std::env::var_os("BENCH_TRACE").is_some() {
+                let since = |d: &Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
+                eprintln!(
+                    "  {} late at hand-over; then in ms: chunks committed {}, cursors moved {}, runs finished {}",
+                    ms(scheduled
+                        .first()
+                        .map_or(Duration::ZERO, |s| late(handed_at, *s))),
+                    chunks.iter().map(since).collect::<Vec<_>>().join(" "),
+                    since(&cursors_moved),
+                    since(&started.elapsed()),
+                );
+            }
             Ok(ids
                 .iter()
                 .map(|id| Admission::Started(id.unwrap_or_default()))
@@ -215,7 +236,7 @@ async fn measure(count: usize, seconds: u64) -> Figures {
             file: job.file.clone(),
             source: String::new(),
             definition_hash: job.definition_hash().to_string(),
-            commit_id: "bench".into(),
+            commit_id: COMMIT.into(),
             deployed_at: Utc::now(),
             invalid_errors: Vec::new(),
             invalid_commit: None,
@@ -224,7 +245,7 @@ async fn measure(count: usize, seconds: u64) -> Figures {
         .collect();
     let deployment = backoffice::store::deployments::Deployment {
         id: 0,
-        commit_id: "bench".into(),
+        commit_id: COMMIT.into(),
         author: "bench".into(),
         message: "bench".into(),
         committed_at: Utc::now(),
@@ -235,11 +256,22 @@ async fn measure(count: usize, seconds: u64) -> Figures {
         removed: vec![],
         errors: vec![],
     };
-    store
-        .with(|c| backoffice::store::deployments::record(c, "bench", &deployment, &rows))
+    let (placements, owner) = store
+        .with(|c| {
+            backoffice::store::deployments::record(c, "bench", &deployment, &rows)?;
+            Ok((
+                jobs::placements(c)?,
+                claims::register_owner(c, "12345-0123456789abcdef")?,
+            ))
+        })
         .expect("deploy");
+    let definitions: std::collections::HashMap<String, Option<i64>> = placements
+        .into_iter()
+        .map(|p| (p.id, p.definition))
+        .collect();
     let claimer = Claimer {
         store,
+        owner,
         handed: Arc::default(),
         committed: Arc::default(),
     };
@@ -247,8 +279,9 @@ async fn measure(count: usize, seconds: u64) -> Figures {
     scheduler.deploy(
         jobs.into_iter()
             .map(|job| Deployed {
+                definition: definitions[job.id.as_str()],
                 job,
-                commit: "bench".into(),
+                commit: COMMIT.into(),
                 cursor: None,
             })
             .collect(),

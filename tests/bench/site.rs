@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use backoffice::site::Site;
 use backoffice::site::server::SiteServer;
-use backoffice::store::Store;
 use backoffice::store::deployments::{self, Deployment, DeploymentOutcome};
 use backoffice::store::jobs::DeployedRow;
 use backoffice::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
 use backoffice::store::time::to_db;
+use backoffice::store::{Store, claims};
 use chrono::{Duration as Span, Utc};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -163,12 +163,15 @@ fn one_run(store: &Store, job: &str) -> i64 {
         status: RunStatus::Running,
         started_at: Some(now),
         error: None,
-        commit_id: Some("0123456789abcdef".into()),
-        definition_hash: None,
+        definition: Some(
+            store
+                .with(|conn| claims::register_definition(conn, "0123456789abcdef", "h"))
+                .expect("definition"),
+        ),
         owner: None,
     };
     let id = store
-        .with(|conn| runs::claim(conn, &[claim]))
+        .with(|conn| claims::claim(conn, &[claim]))
         .expect("claim")[0]
         .expect("id");
     let end = RunFinish {
