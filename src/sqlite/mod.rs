@@ -1,13 +1,19 @@
 //! How every SQLite file of backoffice is used (`runs.db`, `registry.db`): WAL so readers
-//! never block the writer, a busy timeout so several processes can share a file, versioned
-//! migrations tracked in `PRAGMA user_version`, and one connection per process behind a
-//! mutex (writes are short, and SQLite serialises writers anyway).
+//! never block the writer, its checkpoints off the writers' commits ([`checkpoint`]), a busy
+//! timeout so several processes can share a file, versioned migrations tracked in
+//! `PRAGMA user_version`, and one connection per process behind a mutex (writes are short,
+//! and SQLite serialises writers anyway).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use rusqlite::hooks::Wal;
+
+mod checkpoint;
+
+use checkpoint::Activity;
 
 /// A database failure, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +52,7 @@ struct Inner {
     path: PathBuf,
     busy: Duration,
     conn: Mutex<Connection>,
+    activity: Activity,
 }
 
 impl Database {
@@ -53,13 +60,27 @@ impl Database {
     /// processes' transactions, and applies the `migrations` it has not seen yet.
     pub fn open(path: &Path, busy: Duration, migrations: &[&str]) -> Result<Database, DbError> {
         let conn = open(path, busy, migrations)?;
-        Ok(Database {
-            inner: Arc::new(Inner {
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            busy,
+            conn: Mutex::new(conn),
+            activity: Activity::new(),
+        });
+        // Replaces SQLite's automatic checkpoint, which is itself a commit hook.
+        let database = Arc::downgrade(&inner);
+        inner
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .wal_hook(Some(move |_: &mut Wal, pages| {
+                checkpoint::committed(&database, pages);
+                Ok(())
+            }))
+            .map_err(|source| DbError::Sqlite {
                 path: path.to_path_buf(),
-                busy,
-                conn: Mutex::new(conn),
-            }),
-        })
+                source,
+            })?;
+        Ok(Database { inner })
     }
 
     /// The database file.
@@ -92,6 +113,7 @@ impl Database {
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, DbError> {
+        let _use = self.inner.activity.using();
         let mut conn = self
             .inner
             .conn
