@@ -22,9 +22,10 @@ use crate::executors::{self, Context, Outcome};
 use crate::job::{Job, JobId, Overlap};
 use crate::notify::Notifier;
 use crate::run_error::RunError;
+use crate::store::claims::{self, Definition};
+use crate::store::jobs;
 use crate::store::runs::{self, NewRun, RunFinish, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
-use crate::store::{claims, jobs};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
@@ -43,7 +44,7 @@ pub struct Occurrence {
     /// Commit the job definition came from.
     pub commit: Arc<str>,
     /// That commit and definition by number, as its run rows name them.
-    pub definition: Option<i64>,
+    pub definition: Option<Definition>,
     pub scheduled_for: DateTime<Utc>,
     pub trigger: Trigger,
 }

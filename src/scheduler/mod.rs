@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::job::{Catchup, Job, JobId};
 use crate::runner::{Admission, Occurrence, Runner};
 use crate::store::StoreError;
+use crate::store::claims::Definition;
 use crate::store::runs::{NewRun, RunStatus, Trigger};
 
 mod clock;
@@ -44,7 +45,7 @@ pub struct Deployed {
     pub job: Arc<Job>,
     pub commit: Arc<str>,
     /// The commit and definition by number, as run rows name them (`runs.db`'s `definitions`).
-    pub definition: Option<i64>,
+    pub definition: Option<Definition>,
     /// Last occurrence handled; `None` for a job never scheduled.
     pub cursor: Option<DateTime<Utc>>,
 }
@@ -99,7 +100,7 @@ impl Dispatch for Runner {
 struct Entry {
     job: Arc<Job>,
     commit: Arc<str>,
-    definition: Option<i64>,
+    definition: Option<Definition>,
     cursor: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
     /// The firing after `next`, computed ahead so that the common case at a firing (one
@@ -493,7 +494,7 @@ pub fn due(
     (plan, new_cursor, next)
 }
 
-fn missed_rows(job: &Job, definition: Option<i64>, plan: &DuePlan) -> Vec<NewRun> {
+fn missed_rows(job: &Job, definition: Option<Definition>, plan: &DuePlan) -> Vec<NewRun> {
     let total = plan.missed.len();
     let skip = total.saturating_sub(MAX_MISSED_ROWS);
     let policy = match job.catchup {
@@ -637,9 +638,10 @@ mod tests {
         assert!(plan.uncounted);
         assert_eq!(cursor, at("2026-11-25T00:00:00Z"));
         assert_eq!(next, Some(at("2026-11-25T00:00:01Z")));
-        let rows = missed_rows(&job, Some(7), &plan);
+        let definition = Some(Definition::numbered(7));
+        let rows = missed_rows(&job, definition, &plan);
         assert_eq!(rows.len(), MAX_MISSED_ROWS);
-        assert!(rows.iter().all(|row| row.definition == Some(7)));
+        assert!(rows.iter().all(|row| row.definition == definition));
         assert!(
             rows[0]
                 .error

@@ -1,8 +1,11 @@
 //! Claiming occurrences: the rows written the moment jobs fire, many at once when many jobs
 //! share a schedule, so they are inserted [`ROWS_PER_INSERT`] to a statement.
 
+use std::num::NonZeroU32;
+
 use chrono::Utc;
 use rusqlite::Connection;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::SqlResult;
 use super::runs::{NewRun, RunStatus};
@@ -67,10 +70,40 @@ pub fn register_owner(conn: &Connection, token: &str) -> SqlResult<i64> {
     )
 }
 
+/// A deployed version of a job by number: the commit it came from and its definition hash,
+/// kept once in `definitions`. Four bytes, as the scheduler holds one for every job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Definition(NonZeroU32);
+
+#[cfg(test)]
+impl Definition {
+    /// Number `number`, as if registered.
+    pub(crate) fn numbered(number: u32) -> Definition {
+        Definition(NonZeroU32::new(number).expect("not zero"))
+    }
+}
+
+impl ToSql for Definition {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(i64::from(self.0.get())))
+    }
+}
+
+impl FromSql for Definition {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let number = i64::column_result(value)?;
+        u32::try_from(number)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .map(Definition)
+            .ok_or(FromSqlError::OutOfRange(number))
+    }
+}
+
 /// The number run rows know the definition `hash` of commit `commit` by; registered on first
 /// use. A deployment registers those of every job it deploys in its transaction, so this is
 /// for a run of a version never deployed (`backoffice run` outside the daemon).
-pub fn register_definition(conn: &Connection, commit: &str, hash: &str) -> SqlResult<i64> {
+pub fn register_definition(conn: &Connection, commit: &str, hash: &str) -> SqlResult<Definition> {
     conn.execute(
         "INSERT INTO definitions (commit_id, definition_hash) VALUES (?1, ?2) \
          ON CONFLICT (commit_id, definition_hash) DO NOTHING",

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::SqlResult;
+use super::claims::Definition;
 use super::time::{from_db, to_db};
 use crate::job::JobId;
 use crate::job_file::FileError;
@@ -78,7 +79,7 @@ pub struct Placement {
     /// Commit that brought the running version.
     pub commit_id: String,
     /// That commit and the version's definition hash, by number, as its run rows name them.
-    pub definition: Option<i64>,
+    pub definition: Option<Definition>,
     pub cursor: Option<DateTime<Utc>>,
 }
 

@@ -11,6 +11,7 @@ use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::SqlResult;
+use super::claims::Definition;
 use super::time::{from_db, to_db};
 use crate::connectors::secret::scrub;
 
@@ -112,7 +113,7 @@ pub struct NewRun {
     pub started_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     /// The commit and definition it runs, by number ([`super::claims::register_definition`]).
-    pub definition: Option<i64>,
+    pub definition: Option<Definition>,
     /// The process claiming it, by number ([`super::claims::register_owner`]).
     pub owner: Option<i64>,
 }

@@ -265,7 +265,7 @@ async fn measure(count: usize, seconds: u64) -> Figures {
             ))
         })
         .expect("deploy");
-    let definitions: std::collections::HashMap<String, Option<i64>> = placements
+    let definitions: std::collections::HashMap<String, Option<claims::Definition>> = placements
         .into_iter()
         .map(|p| (p.id, p.definition))
         .collect();
