@@ -304,7 +304,9 @@ impl Syncer {
             }
         }
         let commit = self.repo.commit_info(oid)?;
-        let jobs = read_commit(&self.repo, oid, &mut self.cache)?;
+        let jobs = read_commit(&self.repo, oid, &mut self.cache);
+        self.repo.release_packs();
+        let jobs = jobs?;
         let plan = reconcile::plan(&jobs.catalog, &self.deployed, self.allow_empty);
         let placements = self.apply(&commit, &jobs, &plan)?;
         self.last_commit = Some(oid);
