@@ -2,6 +2,7 @@
 //! share a schedule, so they are inserted [`ROWS_PER_INSERT`] to a statement.
 
 use std::num::NonZeroU32;
+use std::sync::LazyLock;
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -34,6 +35,11 @@ fn claim_sql(rows: usize) -> String {
         vec![row; rows].join(", ")
     )
 }
+
+/// The statements [`claim`] uses, written once rather than at every claim: a full group and
+/// a single row.
+static CLAIM_GROUP: LazyLock<String> = LazyLock::new(|| claim_sql(ROWS_PER_INSERT));
+static CLAIM_ONE: LazyLock<String> = LazyLock::new(|| claim_sql(1));
 
 /// Binds `run` as the `slot`th row of a claim statement; `now` is its `finished_at` when
 /// it is final the moment it is written (every status but `running`).
@@ -127,7 +133,7 @@ pub fn claim(conn: &mut Connection, runs: &[NewRun]) -> SqlResult<Vec<Option<i64
     let now = to_db(Utc::now());
     let full = runs.len() / ROWS_PER_INSERT * ROWS_PER_INSERT;
     if full > 0 {
-        let mut insert = tx.prepare_cached(&claim_sql(ROWS_PER_INSERT))?;
+        let mut insert = tx.prepare_cached(&CLAIM_GROUP)?;
         for (group, group_ids) in runs[..full]
             .chunks(ROWS_PER_INSERT)
             .zip(ids.chunks_mut(ROWS_PER_INSERT))
@@ -157,7 +163,7 @@ pub fn claim(conn: &mut Connection, runs: &[NewRun]) -> SqlResult<Vec<Option<i64
             }
         }
     }
-    let mut insert = tx.prepare_cached(&claim_sql(1))?;
+    let mut insert = tx.prepare_cached(&CLAIM_ONE)?;
     for (run, id) in runs[full..].iter().zip(&mut ids[full..]) {
         bind_row(&mut insert, 0, run, now)?;
         let mut inserted = insert.raw_query();
